@@ -1,0 +1,466 @@
+//! The ordered index behind every page: a sorted list of (time, insertion
+//! sequence) keys, cut into chunks, with per-status counts summed in a
+//! Fenwick tree over the chunks.
+//!
+//! That shape gives what the planner needs from one structure:
+//! - `count(statuses)` in O(1) from the totals;
+//! - the job at any rank among any set of statuses in O(log n): the tree
+//!   finds the chunk, a scan of at most one chunk finds the entry, so a deep
+//!   `offset` costs no more than the first page;
+//! - insert, remove and status change in O(chunk + log n).
+
+use crate::job::Status;
+use crate::query::StatusSet;
+
+/// One job in one order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// The ordering time, in nanoseconds since the epoch.
+    pub(crate) time: i64,
+    /// The job's insertion sequence: breaks ties, and finds the record.
+    pub(crate) seq: u32,
+    /// The job's status, kept here so a page never reads the records to
+    /// filter.
+    pub(crate) status: Status,
+}
+
+/// The order of entries: by time, then by insertion.
+pub(crate) type Key = (i64, u32);
+
+impl Entry {
+    pub(crate) fn key(&self) -> Key {
+        (self.time, self.seq)
+    }
+}
+
+/// A chunk splits beyond this many entries.
+const MAX_CHUNK: usize = 512;
+/// A chunk this small merges with a neighbour that has room.
+const MIN_CHUNK: usize = 64;
+
+#[derive(Clone, Debug, Default)]
+struct Chunk {
+    /// Never empty; ascending by key.
+    entries: Vec<Entry>,
+    counts: [u32; 4],
+}
+
+impl Chunk {
+    fn new(entries: Vec<Entry>) -> Chunk {
+        let mut counts = [0; 4];
+        for entry in &entries {
+            counts[entry.status.index()] += 1;
+        }
+        Chunk { entries, counts }
+    }
+
+    fn last_key(&self) -> Key {
+        self.entries.last().map_or((i64::MIN, 0), Entry::key)
+    }
+}
+
+/// A sorted list with counts by status and selection by rank.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OrderedList {
+    chunks: Vec<Chunk>,
+    /// Fenwick tree over `chunks[i].counts`, 1-based (`tree[0]` unused).
+    tree: Vec<[u32; 4]>,
+    totals: [u32; 4],
+}
+
+impl OrderedList {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// How many entries have a status in `set`.
+    pub(crate) fn count(&self, set: StatusSet) -> usize {
+        set.sum(&self.totals)
+    }
+
+    /// Entries in ascending order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.chunks.iter().flat_map(|chunk| chunk.entries.iter())
+    }
+
+    /// The chunk that holds `key` or would hold it. The list is not empty.
+    fn chunk_for(&self, key: Key) -> usize {
+        let at = self.chunks.partition_point(|chunk| chunk.last_key() < key);
+        at.min(self.chunks.len() - 1)
+    }
+
+    /// Adds an entry; its key must not be in the list yet.
+    pub(crate) fn insert(&mut self, entry: Entry) {
+        let status = entry.status.index();
+        self.totals[status] += 1;
+        if self.chunks.is_empty() {
+            self.chunks.push(Chunk::new(vec![entry]));
+            self.rebuild_tree();
+            return;
+        }
+        let c = self.chunk_for(entry.key());
+        let chunk = &mut self.chunks[c];
+        let at = chunk.entries.partition_point(|e| e.key() < entry.key());
+        chunk.entries.insert(at, entry);
+        chunk.counts[status] += 1;
+        if chunk.entries.len() > MAX_CHUNK {
+            let tail = chunk.entries.split_off(chunk.entries.len() / 2);
+            *chunk = Chunk::new(std::mem::take(&mut chunk.entries));
+            self.chunks.insert(c + 1, Chunk::new(tail));
+            self.rebuild_tree();
+        } else {
+            self.tree_update(c, status, 1);
+        }
+    }
+
+    /// Removes the entry with `key`, returning it.
+    pub(crate) fn remove(&mut self, key: Key) -> Option<Entry> {
+        if self.chunks.is_empty() {
+            return None;
+        }
+        let c = self.chunk_for(key);
+        let chunk = &mut self.chunks[c];
+        let at = chunk.entries.binary_search_by(|e| e.key().cmp(&key)).ok()?;
+        let entry = chunk.entries.remove(at);
+        let status = entry.status.index();
+        chunk.counts[status] -= 1;
+        self.totals[status] -= 1;
+        if chunk.entries.len() < MIN_CHUNK && self.merge_around(c) {
+            self.rebuild_tree();
+        } else {
+            self.tree_update(c, status, -1);
+        }
+        Some(entry)
+    }
+
+    /// Merges chunk `c` into a neighbour when it is empty or small and a
+    /// neighbour has room; says whether the chunks changed.
+    fn merge_around(&mut self, c: usize) -> bool {
+        let len = self.chunks[c].entries.len();
+        if len == 0 {
+            self.chunks.remove(c);
+            return true;
+        }
+        let fits = |other: &Chunk| other.entries.len() + len <= MAX_CHUNK;
+        let into = if c > 0 && fits(&self.chunks[c - 1]) {
+            c - 1
+        } else if self.chunks.get(c + 1).is_some_and(fits) {
+            c + 1
+        } else {
+            return false;
+        };
+        let (first, second) = (into.min(c), into.max(c));
+        let moved = self.chunks.remove(second);
+        let target = &mut self.chunks[first];
+        target.entries.extend(moved.entries);
+        for (count, more) in target.counts.iter_mut().zip(moved.counts) {
+            *count += more;
+        }
+        true
+    }
+
+    /// Changes the status of the entry with `key`; says whether it was found.
+    pub(crate) fn set_status(&mut self, key: Key, status: Status) -> bool {
+        if self.chunks.is_empty() {
+            return false;
+        }
+        let c = self.chunk_for(key);
+        let chunk = &mut self.chunks[c];
+        let Ok(at) = chunk.entries.binary_search_by(|e| e.key().cmp(&key)) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut chunk.entries[at].status, status).index();
+        let new = status.index();
+        chunk.counts[old] -= 1;
+        chunk.counts[new] += 1;
+        self.totals[old] -= 1;
+        self.totals[new] += 1;
+        self.tree_update(c, old, -1);
+        self.tree_update(c, new, 1);
+        true
+    }
+
+    /// Keeps only the entries `keep` accepts, in one pass.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
+        let mut chunks: Vec<Chunk> = Vec::with_capacity(self.chunks.len());
+        for mut chunk in std::mem::take(&mut self.chunks) {
+            chunk.entries.retain(&mut keep);
+            match chunks.last_mut() {
+                Some(last)
+                    if last.entries.len().min(chunk.entries.len()) < MIN_CHUNK
+                        && last.entries.len() + chunk.entries.len() <= MAX_CHUNK =>
+                {
+                    last.entries.extend(chunk.entries);
+                }
+                _ if chunk.entries.is_empty() => {}
+                _ => chunks.push(chunk),
+            }
+        }
+        self.chunks = chunks
+            .into_iter()
+            .map(|chunk| Chunk::new(chunk.entries))
+            .collect();
+        self.totals = [0; 4];
+        for chunk in &self.chunks {
+            for (total, count) in self.totals.iter_mut().zip(chunk.counts) {
+                *total += count;
+            }
+        }
+        self.rebuild_tree();
+    }
+
+    /// The insertion sequences of the entries with a status in `set` and a
+    /// time before `time`, oldest first.
+    pub(crate) fn seqs_before(&self, time: i64, set: StatusSet) -> impl Iterator<Item = u32> {
+        self.iter()
+            .take_while(move |entry| entry.time < time)
+            .filter(move |entry| set.contains(entry.status))
+            .map(|entry| entry.seq)
+    }
+
+    /// One page of the entries with a status in `set`: skip `offset` of
+    /// them in the order asked for, then take up to `limit`. Returns their
+    /// insertion sequences in page order.
+    pub(crate) fn page(
+        &self,
+        set: StatusSet,
+        newest_first: bool,
+        offset: u64,
+        limit: usize,
+    ) -> Vec<u32> {
+        let total = self.count(set) as u64;
+        let mut page = Vec::with_capacity(limit.min(128));
+        if offset >= total || limit == 0 {
+            return page;
+        }
+        // Ranks are counted in ascending order; newest first is read
+        // backwards from the mirrored rank.
+        let rank = if newest_first {
+            total - 1 - offset
+        } else {
+            offset
+        };
+        let (mut c, mut at) = self.select(set, rank as usize);
+        loop {
+            let entries = &self.chunks[c].entries;
+            if newest_first {
+                for entry in entries[..=at].iter().rev() {
+                    if set.contains(entry.status) {
+                        page.push(entry.seq);
+                        if page.len() == limit {
+                            return page;
+                        }
+                    }
+                }
+                match (0..c).rev().find(|&b| set.sum(&self.chunks[b].counts) > 0) {
+                    Some(before) => c = before,
+                    None => return page,
+                }
+                at = self.chunks[c].entries.len() - 1;
+            } else {
+                for entry in &entries[at..] {
+                    if set.contains(entry.status) {
+                        page.push(entry.seq);
+                        if page.len() == limit {
+                            return page;
+                        }
+                    }
+                }
+                match (c + 1..self.chunks.len()).find(|&n| set.sum(&self.chunks[n].counts) > 0) {
+                    Some(next) => c = next,
+                    None => return page,
+                }
+                at = 0;
+            }
+        }
+    }
+
+    /// Where the entry of ascending rank `rank` among the statuses in `set`
+    /// stands: (chunk, index in chunk). `rank < self.count(set)`.
+    fn select(&self, set: StatusSet, rank: usize) -> (usize, usize) {
+        let n = self.chunks.len();
+        let mut chunk = 0;
+        let mut rest = rank;
+        let mut step = if n == 0 { 0 } else { 1 << n.ilog2() };
+        while step > 0 {
+            let next = chunk + step;
+            if next <= n {
+                let below = set.sum(&self.tree[next]);
+                if below <= rest {
+                    chunk = next;
+                    rest -= below;
+                }
+            }
+            step >>= 1;
+        }
+        let chunk = chunk.min(n.saturating_sub(1));
+        let entries = &self.chunks[chunk].entries;
+        let at = if set == StatusSet::ALL {
+            rest
+        } else {
+            entries
+                .iter()
+                .enumerate()
+                .filter(|(_, entry)| set.contains(entry.status))
+                .nth(rest)
+                .map_or(entries.len() - 1, |(at, _)| at)
+        };
+        (chunk, at.min(entries.len() - 1))
+    }
+
+    fn tree_update(&mut self, chunk: usize, status: usize, delta: i32) {
+        let mut i = chunk + 1;
+        while i < self.tree.len() {
+            self.tree[i][status] = self.tree[i][status].wrapping_add_signed(delta);
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    fn rebuild_tree(&mut self) {
+        let n = self.chunks.len();
+        self.tree.clear();
+        self.tree.resize(n + 1, [0; 4]);
+        for i in 1..=n {
+            let counts = self.chunks[i - 1].counts;
+            for (node, count) in self.tree[i].iter_mut().zip(counts) {
+                *node += count;
+            }
+            let parent = i + (i & i.wrapping_neg());
+            if parent <= n {
+                let node = self.tree[i];
+                for (up, count) in self.tree[parent].iter_mut().zip(node) {
+                    *up += count;
+                }
+            }
+        }
+    }
+
+    /// Checks the structure: chunks non-empty and bounded, keys strictly
+    /// ascending, counts, totals and tree matching the entries.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let mut previous: Option<Key> = None;
+        let mut totals = [0u32; 4];
+        for (c, chunk) in self.chunks.iter().enumerate() {
+            if chunk.entries.is_empty() || chunk.entries.len() > MAX_CHUNK {
+                return Err(format!("chunk {c} has {} entries", chunk.entries.len()));
+            }
+            if Chunk::new(chunk.entries.clone()).counts != chunk.counts {
+                return Err(format!("chunk {c} counts are stale"));
+            }
+            for entry in &chunk.entries {
+                if previous.is_some_and(|p| p >= entry.key()) {
+                    return Err(format!("key {:?} out of order", entry.key()));
+                }
+                previous = Some(entry.key());
+                totals[entry.status.index()] += 1;
+            }
+        }
+        if totals != self.totals {
+            return Err(format!("totals {:?}, counted {totals:?}", self.totals));
+        }
+        let mut fresh = self.clone();
+        fresh.rebuild_tree();
+        if fresh.tree != self.tree {
+            return Err("Fenwick tree is stale".to_owned());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(time: i64, seq: u32, status: Status) -> Entry {
+        Entry { time, seq, status }
+    }
+
+    /// A list built from random-ish keys, with the sorted model beside it.
+    fn build(n: u32) -> (OrderedList, Vec<Entry>) {
+        let mut list = OrderedList::default();
+        let mut model = Vec::new();
+        for seq in 0..n {
+            let time = i64::from((seq * 7919) % 1000);
+            let e = entry(time, seq, Status::ALL[(seq % 4) as usize]);
+            list.insert(e);
+            model.push(e);
+            list.check().unwrap();
+        }
+        model.sort_by_key(Entry::key);
+        (list, model)
+    }
+
+    #[test]
+    fn pages_match_the_sorted_model_at_every_offset() {
+        let (list, model) = build(2000);
+        let sets = [
+            StatusSet::ALL,
+            StatusSet::default().with(Status::Pending),
+            StatusSet::default()
+                .with(Status::Working)
+                .with(Status::Failed),
+        ];
+        for set in sets {
+            let asc: Vec<u32> = model
+                .iter()
+                .filter(|e| set.contains(e.status))
+                .map(|e| e.seq)
+                .collect();
+            let desc: Vec<u32> = asc.iter().rev().copied().collect();
+            assert_eq!(list.count(set), asc.len());
+            for offset in [0, 1, 17, 499, 500, 511, 512, 1000, asc.len() - 1, asc.len()] {
+                let want: Vec<u32> = desc.iter().skip(offset).take(13).copied().collect();
+                assert_eq!(
+                    list.page(set, true, offset as u64, 13),
+                    want,
+                    "desc {offset}"
+                );
+                let want: Vec<u32> = asc.iter().skip(offset).take(13).copied().collect();
+                assert_eq!(
+                    list.page(set, false, offset as u64, 13),
+                    want,
+                    "asc {offset}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn remove_and_status_change_keep_the_structure() {
+        let (mut list, mut model) = build(3000);
+        for (i, e) in model.clone().iter().enumerate() {
+            if i % 3 == 0 {
+                assert_eq!(list.remove(e.key()), Some(*e));
+            } else if i % 3 == 1 {
+                assert!(list.set_status(e.key(), Status::Successful));
+            }
+            if i % 97 == 0 {
+                list.check().unwrap();
+            }
+        }
+        list.check().unwrap();
+        model = model
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 != 0)
+            .map(|(i, e)| {
+                if i % 3 == 1 {
+                    entry(e.time, e.seq, Status::Successful)
+                } else {
+                    e
+                }
+            })
+            .collect();
+        assert_eq!(list.iter().copied().collect::<Vec<_>>(), model);
+        assert_eq!(list.remove((-1, 0)), None);
+        assert!(!list.set_status((-1, 0), Status::Failed));
+        list.retain(|e| e.seq % 2 == 0);
+        list.check().unwrap();
+        model.retain(|e| e.seq % 2 == 0);
+        assert_eq!(list.iter().copied().collect::<Vec<_>>(), model);
+        list.retain(|_| false);
+        list.check().unwrap();
+        assert!(list.is_empty());
+        assert_eq!(list.page(StatusSet::ALL, true, 0, 20), Vec::<u32>::new());
+    }
+}

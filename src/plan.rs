@@ -1,0 +1,245 @@
+//! The planner: scope, filters, `total_count`, order and page.
+//!
+//! It picks one of three plans:
+//! - **ids** (`jobs.n` given): look each id up; the answer is at most as
+//!   long as the list;
+//! - **postings** (`job_action` or `cluster` given): start from the smaller
+//!   of the app's action and resource lists, filter, and order what is left;
+//! - **ordered** (otherwise): the scope's ordered index (the app, or the
+//!   app's jobs of one owner) gives `total_count` from its status counts
+//!   and the page by rank, so no job outside the page is read and a deep
+//!   `offset` costs what the first page does.
+
+use crate::error::{Error, ErrorKind};
+use crate::job::Job;
+use crate::ordered::Key;
+use crate::query::{Caller, Query, SortKey, StatusSet};
+use crate::store::{AppIndex, JobStore, key_time};
+
+/// One answer to a query: how many jobs match, and the page asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<'a> {
+    total_count: u64,
+    jobs: Vec<&'a Job>,
+}
+
+impl<'a> Page<'a> {
+    /// How many jobs pass scope and filters, whatever `offset` and `limit`.
+    pub fn total_count(&self) -> u64 {
+        self.total_count
+    }
+
+    /// The jobs of the page, in the order asked for.
+    pub fn jobs(&self) -> &[&'a Job] {
+        &self.jobs
+    }
+
+    fn empty() -> Page<'a> {
+        Page {
+            total_count: 0,
+            jobs: Vec::new(),
+        }
+    }
+}
+
+/// The filters a job must meet, once the query has been checked.
+struct Filter<'q> {
+    app: &'q str,
+    owner: Option<&'q str>,
+    statuses: StatusSet,
+    job_action: Option<&'q str>,
+    cluster: Option<&'q str>,
+}
+
+impl Filter<'_> {
+    /// Whether the caller may see the job (SPEC §3).
+    fn in_scope(&self, job: &Job) -> bool {
+        job.app == self.app && self.owner.is_none_or(|owner| job.owner == owner)
+    }
+
+    /// Whether the job is in scope and meets every filter.
+    fn matches(&self, job: &Job) -> bool {
+        self.in_scope(job)
+            && self.statuses.contains(job.status)
+            && self
+                .job_action
+                .is_none_or(|action| job.job_action == action)
+            && self
+                .cluster
+                .is_none_or(|id| job.involved_resources().contains(&id))
+    }
+}
+
+impl JobStore {
+    /// Answers a `DescribeClusterJobs` query for `caller`.
+    ///
+    /// The scope is the jobs of the query's app that the caller triggered,
+    /// or, for an administrator, every job of the app (narrowed by
+    /// [`Query::owner`] if given). A job outside the scope is treated as if
+    /// it did not exist. `total_count` counts the jobs that pass scope and
+    /// filters; the page is taken from them in the order asked for.
+    ///
+    /// # Errors
+    ///
+    /// - 1100 ([`ErrorKind::InvalidParameter`]): an empty app, job id or
+    ///   filter;
+    /// - 1400 ([`ErrorKind::PermissionDenied`]): a non-administrator named
+    ///   another owner;
+    /// - 2100 ([`ErrorKind::JobsNotFound`]): some listed job ids are not in
+    ///   the scope, whatever the other filters say; all of them are named.
+    ///
+    /// ```
+    /// use joblog::{Caller, Job, JobStore, Query, Status};
+    ///
+    /// let mut store = JobStore::new();
+    /// let at: chrono::DateTime<chrono::Utc> = "2018-03-04T05:37:58Z".parse()?;
+    /// for i in 0..5 {
+    ///     let created = at + chrono::Duration::seconds(i);
+    ///     let job = Job::new(format!("j-{i}"), "app-1", "usr-1", "RunJob", Status::Pending, created);
+    ///     store.insert(job)?;
+    /// }
+    /// let page = store.describe(&Caller::user("usr-1"), &Query::new("app-1").offset(1).limit(2))?;
+    /// assert_eq!(page.total_count(), 5);
+    /// let ids: Vec<&str> = page.jobs().iter().map(|job| job.job_id.as_str()).collect();
+    /// assert_eq!(ids, ["j-3", "j-2"]); // newest first, after skipping j-4
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Example: offset past the end
+    ///
+    /// ```
+    /// use joblog::{Caller, Job, JobStore, Query, Status};
+    ///
+    /// let mut store = JobStore::new();
+    /// let at = "2018-03-04T05:37:58Z".parse()?;
+    /// store.insert(Job::new("j-1", "app-1", "usr-1", "RunJob", Status::Pending, at))?;
+    /// let page = store.describe(&Caller::admin("root"), &Query::new("app-1").offset(10))?;
+    /// assert_eq!(page.total_count(), 1);
+    /// assert!(page.jobs().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn describe<'s>(&'s self, caller: &Caller, query: &Query) -> Result<Page<'s>, Error> {
+        query.check()?;
+        let owner = match query.owner.as_deref() {
+            Some(owner) if !caller.is_admin() && owner != caller.user_id() => {
+                return Err(Error::new(ErrorKind::PermissionDenied {
+                    caller: caller.user_id().to_owned(),
+                    owner: owner.to_owned(),
+                }));
+            }
+            Some(owner) => Some(owner),
+            None if caller.is_admin() => None,
+            None => Some(caller.user_id()),
+        };
+        let filter = Filter {
+            app: &query.app,
+            owner,
+            statuses: query.status_set(),
+            job_action: query.job_action.as_deref(),
+            cluster: query.cluster.as_deref(),
+        };
+        if !query.job_ids.is_empty() {
+            return self.plan_ids(&filter, query);
+        }
+        let Some(app) = self.apps.get(&query.app) else {
+            return Ok(Page::empty());
+        };
+        if filter.job_action.is_some() || filter.cluster.is_some() {
+            return Ok(self.plan_postings(app, &filter, query));
+        }
+        let scope = match owner {
+            None => &app.all,
+            Some(owner) => match app.owners.get(owner) {
+                Some(scope) => scope,
+                None => return Ok(Page::empty()),
+            },
+        };
+        let list = scope.list(query.sort_key);
+        let limit = query.page_limit() as usize;
+        let seqs = list.page(filter.statuses, query.reverse, query.offset, limit);
+        Ok(Page {
+            total_count: list.count(filter.statuses) as u64,
+            jobs: seqs.into_iter().filter_map(|seq| self.job(seq)).collect(),
+        })
+    }
+
+    fn plan_ids<'s>(&'s self, filter: &Filter<'_>, query: &Query) -> Result<Page<'s>, Error> {
+        let mut seqs = Vec::with_capacity(query.job_ids.len());
+        let mut missing: Vec<String> = Vec::new();
+        for job_id in &query.job_ids {
+            let seq = self
+                .seq_of(job_id)
+                .filter(|&seq| self.job(seq).is_some_and(|job| filter.in_scope(job)));
+            match seq {
+                Some(seq) => seqs.push(seq),
+                None if missing.contains(job_id) => {}
+                None => missing.push(job_id.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::new(ErrorKind::JobsNotFound { job_ids: missing }));
+        }
+        seqs.sort_unstable();
+        seqs.dedup();
+        Ok(self.order_and_page(seqs.into_iter(), filter, query))
+    }
+
+    fn plan_postings<'s>(&'s self, app: &AppIndex, filter: &Filter<'_>, query: &Query) -> Page<'s> {
+        let by_action = filter.job_action.map(|action| app.actions.get(action));
+        let by_cluster = filter.cluster.map(|id| app.resources.get(id));
+        let postings = match (by_action, by_cluster) {
+            (Some(None), _) | (_, Some(None)) => return Page::empty(),
+            (Some(Some(a)), Some(Some(c))) => {
+                if a.len() <= c.len() {
+                    a
+                } else {
+                    c
+                }
+            }
+            (Some(Some(seqs)), None) | (None, Some(Some(seqs))) => seqs,
+            (None, None) => return Page::empty(),
+        };
+        self.order_and_page(postings.iter().copied(), filter, query)
+    }
+
+    /// Filters candidate jobs, orders them as asked, and takes the page.
+    fn order_and_page<'s>(
+        &'s self,
+        candidates: impl Iterator<Item = u32>,
+        filter: &Filter<'_>,
+        query: &Query,
+    ) -> Page<'s> {
+        let mut keys: Vec<(Key, &Job)> = candidates
+            .filter_map(|seq| {
+                let job = self.job(seq).filter(|job| filter.matches(job))?;
+                let time = match query.sort_key {
+                    SortKey::CreateTime => job.create_time,
+                    SortKey::StatusTime => job.status_time,
+                };
+                Some(((key_time(time), seq), job))
+            })
+            .collect();
+        let total_count = keys.len() as u64;
+        let newest_first = query.reverse;
+        let order = |a: &(Key, &Job), b: &(Key, &Job)| {
+            if newest_first {
+                b.0.cmp(&a.0)
+            } else {
+                a.0.cmp(&b.0)
+            }
+        };
+        // Only the first offset + limit jobs of the order need sorting.
+        let end = query.offset.saturating_add(query.page_limit());
+        if end < total_count {
+            keys.select_nth_unstable_by(end as usize, order);
+            keys.truncate(end as usize);
+        }
+        keys.sort_unstable_by(order);
+        let jobs = keys
+            .into_iter()
+            .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
+            .map(|(_, job)| job)
+            .collect();
+        Page { total_count, jobs }
+    }
+}
