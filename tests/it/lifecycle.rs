@@ -1,0 +1,210 @@
+//! Status changes and retention.
+
+use joblog::{Caller, ErrorKind, JobStore, Query, SortKey, Status};
+
+use crate::{at, dump, job};
+
+fn store_with(status: Status) -> JobStore {
+    let mut store = JobStore::new();
+    let mut job = job("j-1", "a", "u", 0);
+    job.status = status;
+    store.insert(job).unwrap();
+    store
+}
+
+#[test]
+fn the_lifecycle_allows_exactly_its_moves() {
+    use Status::*;
+    let allowed = [
+        (Pending, Working),
+        (Pending, Failed),
+        (Pending, Successful),
+        (Working, Failed),
+        (Working, Successful),
+    ];
+    for from in Status::ALL {
+        for to in Status::ALL {
+            let mut store = store_with(from);
+            let before = dump(&store);
+            let result = store.set_status("j-1", to, at(5));
+            store.check_invariants().unwrap();
+            let job = store.get("j-1").unwrap();
+            if from == to {
+                assert_eq!(result, Ok(()), "{from} -> {to}");
+                assert_eq!(dump(&store), before, "same status is a no-op");
+            } else if allowed.contains(&(from, to)) {
+                assert_eq!(result, Ok(()), "{from} -> {to}");
+                assert_eq!((job.status, job.status_time), (to, at(5)));
+            } else {
+                let err = result.unwrap_err();
+                assert_eq!(err.ret_code(), 1400);
+                assert_eq!(
+                    err.kind(),
+                    &ErrorKind::InvalidTransition {
+                        job_id: "j-1".into(),
+                        from,
+                        to
+                    }
+                );
+                let why = if from.is_finished() {
+                    "a finished job's status is final"
+                } else {
+                    "the lifecycle is pending → working → successful | failed"
+                };
+                assert_eq!(
+                    err.to_string(),
+                    format!("PermissionDenied, job [j-1] cannot change from {from} to {to}: {why}")
+                );
+                assert_eq!(dump(&store), before);
+            }
+            assert_eq!(from.can_become(to), allowed.contains(&(from, to)));
+        }
+    }
+}
+
+#[test]
+fn a_back_dated_change_is_refused() {
+    let mut store = store_with(Status::Pending);
+    store.set_status("j-1", Status::Working, at(10)).unwrap();
+    let before = dump(&store);
+    let err = store
+        .set_status("j-1", Status::Successful, at(9))
+        .unwrap_err();
+    assert_eq!(err.ret_code(), 1100);
+    assert_eq!(
+        err.to_string(),
+        "ParameterError, status change of job [j-1] at 2018-03-04T05:38:07Z \
+         is before its status_time 2018-03-04T05:38:08Z"
+    );
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::StatusTimeBeforeCurrent { .. }
+    ));
+    assert_eq!(dump(&store), before);
+    // The same instant is allowed.
+    store.set_status("j-1", Status::Successful, at(10)).unwrap();
+    store.check_invariants().unwrap();
+}
+
+#[test]
+fn a_change_outside_the_supported_years_is_refused() {
+    let mut store = store_with(Status::Pending);
+    let far = joblog::parse_timestamp("2262-04-12T00:00:00Z").unwrap();
+    let err = store.set_status("j-1", Status::Working, far).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ParameterError, invalid value [2262-04-12T00:00:00Z] for field [status_time]: \
+         must lie between the years 1678 and 2261"
+    );
+    assert_eq!(store.get("j-1").unwrap().status, Status::Pending);
+}
+
+#[test]
+fn an_unknown_job_is_not_found() {
+    let mut store = store_with(Status::Pending);
+    let err = store.set_status("j-2", Status::Working, at(1)).unwrap_err();
+    assert_eq!(err.ret_code(), 2100);
+    assert_eq!(err.to_string(), "ResourceNotFound, job [j-2] not found");
+    let err = store.fail("j-2", at(1), "x").unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::JobNotFound {
+            job_id: "j-2".into()
+        }
+    );
+}
+
+#[test]
+fn failing_records_error_codes_once() {
+    let mut store = store_with(Status::Working);
+    store.fail("j-1", at(3), "1400 5000").unwrap();
+    store.fail("j-1", at(4), "other").unwrap();
+    let job = store.get("j-1").unwrap();
+    assert_eq!(job.status, Status::Failed);
+    assert_eq!(job.error_codes, "1400 5000");
+    assert_eq!(job.status_time, at(3));
+    // set_status(Failed) records no codes.
+    let mut store = store_with(Status::Pending);
+    store.set_status("j-1", Status::Failed, at(2)).unwrap();
+    assert_eq!(store.get("j-1").unwrap().error_codes, "");
+}
+
+#[test]
+fn status_changes_move_jobs_in_the_status_time_order() {
+    let mut store = JobStore::new();
+    for i in 0..5 {
+        store.insert(job(&format!("j-{i}"), "a", "u", i)).unwrap();
+    }
+    store.set_status("j-1", Status::Working, at(100)).unwrap();
+    store.set_status("j-3", Status::Successful, at(50)).unwrap();
+    store.check_invariants().unwrap();
+    let query = Query::new("a").sort_key(SortKey::StatusTime);
+    let page = store.describe(&Caller::user("u"), &query).unwrap();
+    let ids: Vec<&str> = page.jobs().iter().map(|j| j.job_id.as_str()).collect();
+    assert_eq!(ids, ["j-1", "j-3", "j-4", "j-2", "j-0"]);
+    let pending = store
+        .describe(&Caller::user("u"), &Query::new("a").status(Status::Pending))
+        .unwrap();
+    assert_eq!(pending.total_count(), 3);
+}
+
+#[test]
+fn prune_drops_only_finished_jobs_before_the_cut_off() {
+    let mut store = JobStore::new();
+    for (i, status) in Status::ALL.into_iter().enumerate() {
+        let mut old = job(&format!("old-{i}"), "a", "u", 0);
+        old.status = status;
+        store.insert(old).unwrap();
+        let mut edge = job(&format!("edge-{i}"), "b", "v", 10);
+        edge.status = status;
+        store.insert(edge).unwrap();
+    }
+    assert_eq!(store.prune_finished(at(10)), 2);
+    store.check_invariants().unwrap();
+    let mut left: Vec<&str> = store.iter().map(|j| j.job_id.as_str()).collect();
+    left.sort_unstable();
+    assert_eq!(
+        left,
+        ["edge-0", "edge-1", "edge-2", "edge-3", "old-0", "old-1"]
+    );
+    // Nothing before the epoch of time; everything finished before the end.
+    assert_eq!(
+        store.prune_finished(joblog::parse_timestamp("1000-01-01T00:00:00Z").unwrap()),
+        0
+    );
+    assert_eq!(
+        store.prune_finished(joblog::parse_timestamp("9999-01-01T00:00:00Z").unwrap()),
+        2
+    );
+    store.check_invariants().unwrap();
+    assert_eq!(store.len(), 4);
+    // Pruned ids are free again, and the answers forget the pruned jobs.
+    store.insert(job("edge-2", "b", "v", 20)).unwrap();
+    let page = store
+        .describe(&Caller::admin("root"), &Query::new("b"))
+        .unwrap();
+    assert_eq!(page.total_count(), 3);
+    store.check_invariants().unwrap();
+}
+
+#[test]
+fn many_prunes_compact_the_store() {
+    let mut store = JobStore::new();
+    for i in 0..300 {
+        let mut job = job(&format!("j-{i}"), "a", &format!("u{}", i % 7), i);
+        if i % 10 != 0 {
+            job.status = Status::Successful;
+        }
+        store.insert(job).unwrap();
+    }
+    assert_eq!(store.prune_finished(at(150)), 135);
+    store.check_invariants().unwrap();
+    assert_eq!(store.prune_finished(at(300)), 135);
+    store.check_invariants().unwrap();
+    assert_eq!(store.len(), 30);
+    let page = store
+        .describe(&Caller::admin("root"), &Query::new("a").limit(3))
+        .unwrap();
+    let ids: Vec<&str> = page.jobs().iter().map(|j| j.job_id.as_str()).collect();
+    assert_eq!(ids, ["j-290", "j-280", "j-270"]);
+}

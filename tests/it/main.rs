@@ -1,0 +1,31 @@
+//! Integration tests, compiled as one binary.
+
+mod lifecycle;
+mod model;
+mod planner;
+mod records;
+
+use chrono::{DateTime, Duration, Utc};
+use joblog::{Job, Status};
+
+/// A fixed origin for test times.
+pub fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2018-03-04T05:37:58Z")
+        .expect("valid literal")
+        .to_utc()
+}
+
+/// `t0` plus `seconds`.
+pub fn at(seconds: i64) -> DateTime<Utc> {
+    t0() + Duration::seconds(seconds)
+}
+
+/// A valid pending job created `seconds` after `t0`.
+pub fn job(id: &str, app: &str, owner: &str, seconds: i64) -> Job {
+    Job::new(id, app, owner, "RunJob", Status::Pending, at(seconds))
+}
+
+/// Every stored job, for before/after comparisons.
+pub fn dump(store: &joblog::JobStore) -> Vec<Job> {
+    store.iter().cloned().collect()
+}

@@ -1,0 +1,516 @@
+//! Model-based property tests: random stores built from random inserts,
+//! status changes and prunes (valid and invalid), random queries over every
+//! filter, each answer compared with a plain `Vec` model; the invariant
+//! checker after every operation; the paging laws.
+
+use chrono::{DateTime, Utc};
+use joblog::{Caller, ErrorKind, Job, JobStore, Query, SortKey, Status};
+use proptest::prelude::*;
+
+use crate::at;
+
+const APPS: [&str; 3] = ["app-a", "app-b", "app-c"];
+const OWNERS: [&str; 4] = ["usr-0", "usr-1", "usr-2", "usr-3"];
+const ACTIONS: [&str; 3] = ["StartClusters", "StopClusters", "CeaseResources"];
+const CLUSTERS: [&str; 4] = ["cl-0", "cl-1", "cl-2", "cl-3"];
+
+fn status(i: u8) -> Status {
+    Status::ALL[usize::from(i % 4)]
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert {
+        id: u8,
+        app: u8,
+        owner: u8,
+        action: u8,
+        status: u8,
+        create: i64,
+        /// Seconds from create to status time; negative makes it invalid.
+        delay: i64,
+        /// Bits: which clusters in `resource_ids`, which in `resources`.
+        clusters: u8,
+        error_codes: bool,
+        empty_owner: bool,
+    },
+    SetStatus {
+        id: u8,
+        status: u8,
+        at: i64,
+    },
+    Fail {
+        id: u8,
+        at: i64,
+    },
+    Prune {
+        before: i64,
+    },
+    Query(QuerySpec),
+}
+
+#[derive(Clone, Debug)]
+struct QuerySpec {
+    caller: u8,
+    admin: bool,
+    app: u8,
+    ids: Vec<u8>,
+    statuses: Vec<u8>,
+    action: Option<u8>,
+    owner: Option<u8>,
+    cluster: Option<u8>,
+    status_time: bool,
+    reverse: bool,
+    offset: u64,
+    limit: u64,
+}
+
+fn job_id(i: u8) -> String {
+    format!("j-{i:02}")
+}
+
+/// An owner index past the list names a user with no jobs.
+fn owner_name(i: u8) -> String {
+    OWNERS
+        .get(usize::from(i))
+        .map_or_else(|| format!("usr-{i}"), |s| (*s).to_owned())
+}
+
+impl QuerySpec {
+    fn caller(&self) -> Caller {
+        let name = owner_name(self.caller);
+        if self.admin {
+            Caller::admin(name)
+        } else {
+            Caller::user(name)
+        }
+    }
+
+    /// The `owner` filter; 255 stands for the caller itself.
+    fn owner_filter(&self) -> Option<String> {
+        self.owner
+            .map(|o| owner_name(if o == 255 { self.caller } else { o }))
+    }
+
+    fn query(&self) -> Query {
+        let app = APPS
+            .get(usize::from(self.app))
+            .copied()
+            .unwrap_or("app-none");
+        let mut query = Query::new(app)
+            .sort_key(if self.status_time {
+                SortKey::StatusTime
+            } else {
+                SortKey::CreateTime
+            })
+            .reverse(self.reverse)
+            .offset(self.offset)
+            .limit(self.limit);
+        for &id in &self.ids {
+            query = query.job_id(job_id(id));
+        }
+        for &s in &self.statuses {
+            query = query.status(status(s));
+        }
+        if let Some(a) = self.action {
+            query = query.job_action(ACTIONS[usize::from(a)]);
+        }
+        if let Some(owner) = self.owner_filter() {
+            query = query.owner(owner);
+        }
+        if let Some(c) = self.cluster {
+            query = query.cluster(CLUSTERS[usize::from(c)]);
+        }
+        query
+    }
+}
+
+/// Mostly the first app, so pages run deep.
+fn app() -> impl Strategy<Value = u8> {
+    prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)]
+}
+
+fn query_spec() -> impl Strategy<Value = QuerySpec> {
+    (
+        (
+            0u8..5,
+            any::<bool>(),
+            prop_oneof![8 => app(), 1 => Just(3u8)],
+        ),
+        prop_oneof![3 => Just(Vec::new()), 1 => prop::collection::vec(0u8..96, 1..4)],
+        prop::collection::vec(0u8..4, 0..3),
+        (
+            prop::option::of(0u8..3),
+            prop_oneof![3 => Just(None), 1 => Just(Some(255u8)), 1 => (0u8..5).prop_map(Some)],
+            prop::option::of(0u8..4),
+        ),
+        (
+            any::<bool>(),
+            any::<bool>(),
+            prop_oneof![3 => 0u64..12, 1 => 0u64..60],
+            prop_oneof![3 => 0u64..12, 1 => 0u64..120],
+        ),
+    )
+        .prop_map(
+            |((caller, admin, app), ids, statuses, (action, owner, cluster), rest)| {
+                let (status_time, reverse, offset, limit) = rest;
+                QuerySpec {
+                    caller,
+                    admin,
+                    app,
+                    ids,
+                    statuses,
+                    action,
+                    owner,
+                    cluster,
+                    status_time,
+                    reverse,
+                    offset,
+                    limit,
+                }
+            },
+        )
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        10 => (
+            (0u8..96, app(), 0u8..4, 0u8..3, 0u8..4),
+            (0i64..20, prop_oneof![12 => 0i64..6, 1 => Just(-1i64)], any::<u8>()),
+            (prop::bool::weighted(0.05), prop::bool::weighted(0.03)),
+        )
+            .prop_map(|((id, app, owner, action, status), (create, delay, clusters), (error_codes, empty_owner))| {
+                Op::Insert { id, app, owner, action, status, create, delay, clusters, error_codes, empty_owner }
+            }),
+        3 => (0u8..96, 0u8..4, 0i64..40).prop_map(|(id, status, at)| Op::SetStatus { id, status, at }),
+        1 => (0u8..96, 0i64..40).prop_map(|(id, at)| Op::Fail { id, at }),
+        1 => (0i64..12).prop_map(|before| Op::Prune { before }),
+        4 => query_spec().prop_map(Op::Query),
+    ]
+}
+
+fn build_job(op: &Op) -> Option<Job> {
+    let Op::Insert {
+        id,
+        app,
+        owner,
+        action,
+        status: s,
+        create,
+        delay,
+        clusters,
+        error_codes,
+        empty_owner,
+    } = *op
+    else {
+        return None;
+    };
+    let owner = if empty_owner {
+        String::new()
+    } else {
+        owner_name(owner)
+    };
+    let mut job = Job::new(
+        job_id(id),
+        APPS[usize::from(app)],
+        owner,
+        ACTIONS[usize::from(action)],
+        status(s),
+        at(create),
+    );
+    job.status_time = at(create + delay);
+    let words: Vec<&str> = (0..4)
+        .filter(|b| clusters & (1 << b) != 0)
+        .map(|b| CLUSTERS[b])
+        .collect();
+    job.resource_ids = words.join(" ");
+    let listed: Vec<String> = (0..4)
+        .filter(|b| clusters & (1 << (b + 4)) != 0)
+        .map(|b| CLUSTERS[b].to_owned())
+        .collect();
+    if !listed.is_empty() {
+        job.resources.insert("clusters".into(), listed);
+    }
+    if error_codes {
+        job.error_codes = "5000".into();
+    }
+    Some(job)
+}
+
+/// The plain, obviously-right model: jobs in insertion order.
+#[derive(Default)]
+struct Model {
+    jobs: Vec<Job>,
+}
+
+/// What a refused operation must report, by kind.
+#[derive(Debug, PartialEq)]
+enum Refusal {
+    Invalid,
+    Duplicate,
+    NotFound,
+    Transition,
+    Backdated,
+}
+
+fn refusal(kind: &ErrorKind) -> Refusal {
+    match kind {
+        ErrorKind::InvalidField { .. } => Refusal::Invalid,
+        ErrorKind::DuplicateJob { .. } => Refusal::Duplicate,
+        ErrorKind::JobNotFound { .. } => Refusal::NotFound,
+        ErrorKind::InvalidTransition { .. } => Refusal::Transition,
+        ErrorKind::StatusTimeBeforeCurrent { .. } => Refusal::Backdated,
+        other => panic!("unexpected refusal {other:?}"),
+    }
+}
+
+fn allowed(from: Status, to: Status) -> bool {
+    use Status::*;
+    matches!(
+        (from, to),
+        (Pending, Working | Failed | Successful) | (Working, Failed | Successful)
+    )
+}
+
+fn involves(job: &Job, id: &str) -> bool {
+    job.resource_ids.split(' ').any(|w| w == id)
+        || job.resources.values().flatten().any(|r| r == id)
+}
+
+impl Model {
+    fn insert(&mut self, job: Job) -> Result<(), Refusal> {
+        let invalid = job.owner.is_empty()
+            || job.status_time < job.create_time
+            || (!job.error_codes.is_empty() && job.status != Status::Failed);
+        if invalid {
+            return Err(Refusal::Invalid);
+        }
+        if self.jobs.iter().any(|j| j.job_id == job.job_id) {
+            return Err(Refusal::Duplicate);
+        }
+        self.jobs.push(job);
+        Ok(())
+    }
+
+    fn change(
+        &mut self,
+        id: &str,
+        to: Status,
+        when: DateTime<Utc>,
+        codes: &str,
+    ) -> Result<(), Refusal> {
+        let job = self
+            .jobs
+            .iter_mut()
+            .find(|j| j.job_id == id)
+            .ok_or(Refusal::NotFound)?;
+        if job.status == to {
+            return Ok(());
+        }
+        if !allowed(job.status, to) {
+            return Err(Refusal::Transition);
+        }
+        if when < job.status_time {
+            return Err(Refusal::Backdated);
+        }
+        job.status = to;
+        job.status_time = when;
+        if to == Status::Failed {
+            job.error_codes = codes.to_owned();
+        }
+        Ok(())
+    }
+
+    fn prune(&mut self, before: DateTime<Utc>) -> usize {
+        let n = self.jobs.len();
+        self.jobs
+            .retain(|j| !(j.status.is_finished() && j.status_time < before));
+        n - self.jobs.len()
+    }
+
+    /// (ret_code, total, ids) or the error kind.
+    fn describe(&self, spec: &QuerySpec) -> Result<(u64, Vec<String>), ErrorKind> {
+        let caller = spec.caller();
+        let query = spec.query();
+        let owner = spec.owner_filter();
+        if let Some(owner) = &owner {
+            if !caller.is_admin() && owner != caller.user_id() {
+                return Err(ErrorKind::PermissionDenied {
+                    caller: caller.user_id().to_owned(),
+                    owner: owner.clone(),
+                });
+            }
+        }
+        let visible = |j: &&Job| {
+            j.app == query.app()
+                && if caller.is_admin() {
+                    owner.as_ref().is_none_or(|o| &j.owner == o)
+                } else {
+                    j.owner == caller.user_id()
+                }
+        };
+        let scope: Vec<(usize, &Job)> = self
+            .jobs
+            .iter()
+            .enumerate()
+            .filter(|(_, j)| visible(j))
+            .collect();
+        let mut missing: Vec<String> = Vec::new();
+        for id in query.job_ids() {
+            if !scope.iter().any(|(_, j)| &j.job_id == id) && !missing.contains(id) {
+                missing.push(id.clone());
+            }
+        }
+        if !missing.is_empty() {
+            return Err(ErrorKind::JobsNotFound { job_ids: missing });
+        }
+        let statuses: Vec<Status> = spec.statuses.iter().map(|&s| status(s)).collect();
+        let mut hits: Vec<(DateTime<Utc>, usize, &Job)> = scope
+            .into_iter()
+            .filter(|(_, j)| query.job_ids().is_empty() || query.job_ids().contains(&j.job_id))
+            .filter(|(_, j)| statuses.is_empty() || statuses.contains(&j.status))
+            .filter(|(_, j)| {
+                spec.action
+                    .is_none_or(|a| j.job_action == ACTIONS[usize::from(a)])
+            })
+            .filter(|(_, j)| {
+                spec.cluster
+                    .is_none_or(|c| involves(j, CLUSTERS[usize::from(c)]))
+            })
+            .map(|(i, j)| {
+                let time = if spec.status_time {
+                    j.status_time
+                } else {
+                    j.create_time
+                };
+                (time, i, j)
+            })
+            .collect();
+        hits.sort_by_key(|&(time, i, _)| (time, i));
+        if spec.reverse {
+            hits.reverse();
+        }
+        let total = hits.len() as u64;
+        let page = hits
+            .into_iter()
+            .skip(spec.offset as usize)
+            .take(spec.limit.min(100) as usize)
+            .map(|(_, _, j)| j.job_id.clone())
+            .collect();
+        Ok((total, page))
+    }
+}
+
+fn answer(store: &JobStore, spec: &QuerySpec) -> Result<(u64, Vec<String>), ErrorKind> {
+    store
+        .describe(&spec.caller(), &spec.query())
+        .map(|page| {
+            (
+                page.total_count(),
+                page.jobs().iter().map(|j| j.job_id.clone()).collect(),
+            )
+        })
+        .map_err(|err| err.into_kind())
+}
+
+/// Applies one operation to both, checking that they agree.
+fn step(store: &mut JobStore, model: &mut Model, op: &Op) -> Result<(), TestCaseError> {
+    let before = crate::dump(store);
+    let refused = match op {
+        Op::Insert { .. } => {
+            let job = build_job(op).ok_or_else(|| TestCaseError::fail("not an insert"))?;
+            let got = store.insert(job.clone()).map_err(|e| refusal(e.kind()));
+            let want = model.insert(job);
+            prop_assert_eq!(&got, &want);
+            got.is_err()
+        }
+        Op::SetStatus {
+            id,
+            status: s,
+            at: t,
+        } => {
+            let got = store
+                .set_status(&job_id(*id), status(*s), at(*t))
+                .map_err(|e| refusal(e.kind()));
+            let want = model.change(&job_id(*id), status(*s), at(*t), "");
+            prop_assert_eq!(&got, &want);
+            got.is_err()
+        }
+        Op::Fail { id, at: t } => {
+            let got = store
+                .fail(&job_id(*id), at(*t), "E42")
+                .map_err(|e| refusal(e.kind()));
+            let want = model.change(&job_id(*id), Status::Failed, at(*t), "E42");
+            prop_assert_eq!(&got, &want);
+            got.is_err()
+        }
+        Op::Prune { before } => {
+            prop_assert_eq!(store.prune_finished(at(*before)), model.prune(at(*before)));
+            false
+        }
+        Op::Query(spec) => {
+            prop_assert_eq!(answer(store, spec), model.describe(spec), "{:?}", spec);
+            true // a query changes nothing either
+        }
+    };
+    if let Err(problem) = store.check_invariants() {
+        return Err(TestCaseError::fail(format!("after {op:?}: {problem}")));
+    }
+    let after = crate::dump(store);
+    if refused {
+        prop_assert_eq!(&after, &before, "a refused operation changed the store");
+    }
+    prop_assert_eq!(&after, &model.jobs);
+    prop_assert_eq!(store.len(), model.jobs.len());
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_store_agrees_with_the_model(ops in prop::collection::vec(op(), 1..250)) {
+        let mut store = JobStore::new();
+        let mut model = Model::default();
+        for op in &ops {
+            step(&mut store, &mut model, op)?;
+        }
+    }
+
+    #[test]
+    fn paging_laws(
+        ops in prop::collection::vec(op(), 20..250),
+        spec in query_spec(),
+        size in 1u64..8,
+    ) {
+        let mut store = JobStore::new();
+        let mut model = Model::default();
+        for op in ops.iter().filter(|op| !matches!(op, Op::Query(_))) {
+            step(&mut store, &mut model, op)?;
+        }
+        let whole = QuerySpec { offset: 0, limit: 100, ..spec.clone() };
+        let Ok((total, all)) = answer(&store, &whole) else {
+            return Ok(()); // an error answer has no pages
+        };
+        let mut joined = Vec::new();
+        let mut offset = 0;
+        while offset < total + size {
+            let page = QuerySpec { offset, limit: size, ..spec.clone() };
+            let (page_total, ids) = answer(&store, &page).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+            // total_count does not depend on offset or limit.
+            prop_assert_eq!(page_total, total);
+            // A page is the matching slice of the whole order.
+            let slice: Vec<String> = all.iter().skip(offset as usize).take(size as usize).cloned().collect();
+            prop_assert_eq!(&ids, &slice);
+            joined.extend(ids);
+            offset += size;
+        }
+        // Pages concatenated give the whole order.
+        prop_assert_eq!(&joined, &all);
+        // Oldest first is exactly the opposite order.
+        let (_, mut reversed) = answer(&store, &QuerySpec { reverse: !whole.reverse, ..whole.clone() })
+            .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        reversed.reverse();
+        prop_assert_eq!(reversed, all);
+    }
+}

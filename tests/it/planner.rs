@@ -1,0 +1,296 @@
+//! Scope, filters, errors, order and paging of `describe`.
+
+use joblog::{Caller, ErrorKind, Job, JobStore, Query, SortKey, Status};
+
+use crate::job;
+
+fn ids(store: &JobStore, caller: &Caller, query: &Query) -> (u64, Vec<String>) {
+    let page = store.describe(caller, query).unwrap();
+    let ids = page.jobs().iter().map(|j| j.job_id.clone()).collect();
+    (page.total_count(), ids)
+}
+
+/// Ann owns j-0..j-9 of app a, Bob j-10..j-14 of app a, Ann j-20.. of app b.
+fn store() -> JobStore {
+    let mut store = JobStore::new();
+    for i in 0..10 {
+        let mut job = job(&format!("j-{i}"), "a", "ann", i);
+        job.job_action = if i % 2 == 0 { "Start" } else { "Stop" }.into();
+        job.resource_ids = format!("cl-{}", i % 3);
+        if i == 4 {
+            job.resources
+                .insert("volumes".into(), vec!["vol-9".into(), "cl-2".into()]);
+        }
+        store.insert(job).unwrap();
+    }
+    for i in 10..15 {
+        store.insert(job(&format!("j-{i}"), "a", "bob", i)).unwrap();
+    }
+    for i in 20..23 {
+        store.insert(job(&format!("j-{i}"), "b", "ann", i)).unwrap();
+    }
+    store
+}
+
+#[test]
+fn a_user_sees_only_its_own_jobs_of_the_app() {
+    let store = store();
+    let (total, page) = ids(&store, &Caller::user("ann"), &Query::new("a").limit(3));
+    assert_eq!(total, 10);
+    assert_eq!(page, ["j-9", "j-8", "j-7"]);
+    let (total, _) = ids(&store, &Caller::user("carol"), &Query::new("a"));
+    assert_eq!(total, 0);
+    let (total, _) = ids(&store, &Caller::user("ann"), &Query::new("nope"));
+    assert_eq!(total, 0);
+}
+
+#[test]
+fn an_admin_sees_the_whole_app_and_may_narrow_by_owner() {
+    let store = store();
+    let admin = Caller::admin("root");
+    let (total, page) = ids(&store, &admin, &Query::new("a").limit(2));
+    assert_eq!((total, page), (15, vec!["j-14".into(), "j-13".into()]));
+    let (total, page) = ids(&store, &admin, &Query::new("a").owner("bob").limit(1));
+    assert_eq!((total, page), (5, vec!["j-14".into()]));
+    let (total, _) = ids(&store, &admin, &Query::new("a").owner("nobody"));
+    assert_eq!(total, 0);
+    // The owner filter never widens beyond the app.
+    let (total, _) = ids(&store, &admin, &Query::new("b").owner("bob"));
+    assert_eq!(total, 0);
+}
+
+#[test]
+fn a_user_naming_another_owner_is_denied() {
+    let store = store();
+    let err = store
+        .describe(&Caller::user("ann"), &Query::new("a").owner("bob"))
+        .unwrap_err();
+    assert_eq!(err.ret_code(), 1400);
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::PermissionDenied {
+            caller: "ann".into(),
+            owner: "bob".into()
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "PermissionDenied, user [ann] may only list its own jobs, not those of owner [bob]"
+    );
+    // Naming itself is fine.
+    let (total, _) = ids(&store, &Caller::user("ann"), &Query::new("a").owner("ann"));
+    assert_eq!(total, 10);
+}
+
+#[test]
+fn ids_not_in_scope_fail_with_2100_naming_all_of_them() {
+    let store = store();
+    let ann = Caller::user("ann");
+    let query = Query::new("a")
+        .job_id("j-1")
+        .job_id("j-10") // Bob's: invisible to Ann
+        .job_id("j-missing")
+        .job_id("j-20") // another app
+        .job_id("j-missing")
+        .status(Status::Working); // filters do not hide missing ids
+    let err = store.describe(&ann, &query).unwrap_err();
+    assert_eq!(err.ret_code(), 2100);
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::JobsNotFound {
+            job_ids: vec!["j-10".into(), "j-missing".into(), "j-20".into()]
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "ResourceNotFound, jobs [j-10, j-missing, j-20] not found"
+    );
+    // Another owner's id answers exactly like an id that does not exist.
+    let theirs = store.describe(&ann, &Query::new("a").job_id("j-10"));
+    let nobody = store.describe(&ann, &Query::new("a").job_id("j-99"));
+    assert_eq!(
+        theirs.unwrap_err().to_string().replace("j-10", "ID"),
+        nobody.unwrap_err().to_string().replace("j-99", "ID")
+    );
+}
+
+#[test]
+fn ids_in_scope_that_filters_drop_are_simply_not_returned() {
+    let store = store();
+    let query = Query::new("a")
+        .job_id("j-3")
+        .job_id("j-2")
+        .job_id("j-3")
+        .job_id("j-5");
+    let (total, page) = ids(&store, &Caller::user("ann"), &query);
+    assert_eq!(
+        (total, page),
+        (3, vec!["j-5".into(), "j-3".into(), "j-2".into()])
+    );
+    let (total, page) = ids(&store, &Caller::user("ann"), &query.job_action("Stop"));
+    assert_eq!((total, page), (2, vec!["j-5".into(), "j-3".into()]));
+}
+
+#[test]
+fn action_and_cluster_filters() {
+    let store = store();
+    let ann = Caller::user("ann");
+    let (total, page) = ids(&store, &ann, &Query::new("a").job_action("Start").limit(2));
+    assert_eq!((total, page), (5, vec!["j-8".into(), "j-6".into()]));
+    // cl-2 appears in resource_ids of j-2, j-5, j-8 and in resources of j-4.
+    let (total, page) = ids(&store, &ann, &Query::new("a").cluster("cl-2"));
+    assert_eq!(total, 4);
+    assert_eq!(page, ["j-8", "j-5", "j-4", "j-2"]);
+    let (total, page) = ids(
+        &store,
+        &ann,
+        &Query::new("a")
+            .cluster("cl-2")
+            .job_action("Start")
+            .reverse(false),
+    );
+    assert_eq!(
+        (total, page),
+        (3, vec!["j-2".into(), "j-4".into(), "j-8".into()])
+    );
+    let (total, _) = ids(&store, &ann, &Query::new("a").cluster("vol-nope"));
+    assert_eq!(total, 0);
+    let (total, _) = ids(&store, &ann, &Query::new("a").job_action("Nope"));
+    assert_eq!(total, 0);
+    // Bob has no Start jobs of his own in app a... all of his are RunJob.
+    let (total, _) = ids(
+        &store,
+        &Caller::user("bob"),
+        &Query::new("a").job_action("Start"),
+    );
+    assert_eq!(total, 0);
+}
+
+#[test]
+fn limit_is_capped_at_100_and_zero_counts_only() {
+    let mut store = JobStore::new();
+    for i in 0..150 {
+        store.insert(job(&format!("j-{i}"), "a", "u", i)).unwrap();
+    }
+    let u = Caller::user("u");
+    let (total, page) = ids(&store, &u, &Query::new("a").limit(1000));
+    assert_eq!((total, page.len()), (150, 100));
+    let (total, page) = ids(&store, &u, &Query::new("a").limit(0));
+    assert_eq!((total, page.len()), (150, 0));
+    let (total, page) = ids(&store, &u, &Query::new("a"));
+    assert_eq!((total, page.len()), (150, 20));
+    let (total, page) = ids(&store, &u, &Query::new("a").offset(140));
+    assert_eq!((total, page.len()), (150, 10));
+    let (total, page) = ids(&store, &u, &Query::new("a").offset(u64::MAX));
+    assert_eq!((total, page.len()), (150, 0));
+    let (total, page) = ids(
+        &store,
+        &u,
+        &Query::new("a").job_action("RunJob").offset(u64::MAX),
+    );
+    assert_eq!((total, page.len()), (150, 0));
+}
+
+#[test]
+fn equal_times_are_ordered_by_insertion_later_first() {
+    let mut store = JobStore::new();
+    for id in ["j-a", "j-b", "j-c"] {
+        store.insert(job(id, "a", "u", 7)).unwrap();
+    }
+    store.insert(job("j-old", "a", "u", 1)).unwrap();
+    let u = Caller::user("u");
+    let (_, newest) = ids(&store, &u, &Query::new("a"));
+    assert_eq!(newest, ["j-c", "j-b", "j-a", "j-old"]);
+    let (_, oldest) = ids(&store, &u, &Query::new("a").reverse(false));
+    assert_eq!(oldest, ["j-old", "j-a", "j-b", "j-c"]);
+    let (_, by_action) = ids(&store, &u, &Query::new("a").job_action("RunJob"));
+    assert_eq!(by_action, newest);
+}
+
+#[test]
+fn empty_values_in_a_typed_query_are_refused() {
+    let store = store();
+    let u = Caller::user("ann");
+    let cases = [
+        (
+            Query::new(""),
+            "ParameterError, invalid value [] for parameter [app]: must not be empty",
+        ),
+        (
+            Query::new("a").job_id("j-1").job_id(""),
+            "ParameterError, invalid value [] for parameter [jobs.2]: must not be empty",
+        ),
+        (
+            Query::new("a").job_action(""),
+            "ParameterError, invalid value [] for parameter [job_action]: must not be empty",
+        ),
+        (
+            Query::new("a").owner(""),
+            "ParameterError, invalid value [] for parameter [owner]: must not be empty",
+        ),
+        (
+            Query::new("a").cluster(""),
+            "ParameterError, invalid value [] for parameter [cluster]: must not be empty",
+        ),
+    ];
+    for (query, message) in cases {
+        let err = store.describe(&u, &query).unwrap_err();
+        assert_eq!(err.ret_code(), 1100);
+        assert_eq!(err.to_string(), message);
+    }
+}
+
+#[test]
+fn faults_are_reported_1100_then_1400_then_2100() {
+    let store = store();
+    let ann = Caller::user("ann");
+    let all_three = Query::new("a").owner("bob").job_id("j-missing").cluster("");
+    assert_eq!(
+        store.describe(&ann, &all_three).unwrap_err().ret_code(),
+        1100
+    );
+    let two = Query::new("a").owner("bob").job_id("j-missing");
+    assert_eq!(store.describe(&ann, &two).unwrap_err().ret_code(), 1400);
+}
+
+#[test]
+fn status_time_order_and_status_filters_combine() {
+    let mut store = JobStore::new();
+    for i in 0..6 {
+        store
+            .insert(Job::new(
+                format!("j-{i}"),
+                "a",
+                "u",
+                "X",
+                Status::Pending,
+                crate::at(i),
+            ))
+            .unwrap();
+    }
+    store
+        .set_status("j-0", Status::Working, crate::at(30))
+        .unwrap();
+    store
+        .set_status("j-2", Status::Working, crate::at(20))
+        .unwrap();
+    store.fail("j-4", crate::at(25), "E1").unwrap();
+    let u = Caller::user("u");
+    let query = Query::new("a")
+        .status(Status::Working)
+        .status(Status::Failed)
+        .sort_key(SortKey::StatusTime);
+    let (total, page) = ids(&store, &u, &query);
+    assert_eq!(
+        (total, page),
+        (3, vec!["j-0".into(), "j-4".into(), "j-2".into()])
+    );
+    let (_, page) = ids(&store, &u, &query.clone().reverse(false).offset(1));
+    assert_eq!(page, ["j-4", "j-0"]);
+    let (total, page) = ids(
+        &store,
+        &u,
+        &Query::new("a").status(Status::Pending).offset(1),
+    );
+    assert_eq!((total, page), (3, vec!["j-3".into(), "j-1".into()]));
+}

@@ -1,0 +1,273 @@
+//! The job record: serde, timestamps, validation, insert.
+
+use joblog::{ErrorKind, Job, JobStore, Status, format_timestamp, parse_timestamp};
+
+use crate::{at, dump, job};
+
+const SEED_RECORD: &str = r#"{"status":"successful","job_id":"j-etkt94ebqra","app":"app-tg3lbp0a","directive":"{\"action\":\"CeaseResources\"}","job_action":"CeaseResources","create_time":"2018-03-04T05:37:58Z","owner":"system","status_time":"2018-03-04T05:38:05Z","error_codes":"","resource_ids":"cl-xi3aoihf","resources":{"clusters":["cl-xi3aoihf"]},"extras":{}}"#;
+
+#[test]
+fn a_full_record_round_trips_through_json_byte_for_byte() {
+    let job: Job = serde_json::from_str(SEED_RECORD).unwrap();
+    assert_eq!(job.status, Status::Successful);
+    assert_eq!(job.resources["clusters"], ["cl-xi3aoihf"]);
+    assert_eq!(serde_json::to_string(&job).unwrap(), SEED_RECORD);
+}
+
+#[test]
+fn optional_fields_take_their_defaults() {
+    let job: Job = serde_json::from_str(
+        r#"{"job_id":"j-1","app":"a","owner":"u","job_action":"X","status":"pending",
+            "create_time":"2018-03-04T05:37:58Z"}"#,
+    )
+    .unwrap();
+    assert_eq!(job, crate::job("j-1", "a", "u", 0).with_action("X"));
+    assert_eq!(job.status_time, job.create_time);
+}
+
+trait WithAction {
+    fn with_action(self, action: &str) -> Job;
+}
+
+impl WithAction for Job {
+    fn with_action(mut self, action: &str) -> Job {
+        action.clone_into(&mut self.job_action);
+        self
+    }
+}
+
+#[test]
+fn each_required_field_is_required() {
+    let full: serde_json::Value = serde_json::from_str(SEED_RECORD).unwrap();
+    for field in [
+        "job_id",
+        "app",
+        "owner",
+        "job_action",
+        "status",
+        "create_time",
+    ] {
+        let mut record = full.clone();
+        record.as_object_mut().unwrap().remove(field);
+        let err = serde_json::from_value::<Job>(record).unwrap_err();
+        assert_eq!(err.to_string(), format!("missing field `{field}`"));
+    }
+}
+
+#[test]
+fn unknown_fields_are_refused() {
+    let record = SEED_RECORD.replace("\"extras\"", "\"extra\"");
+    let err = serde_json::from_str::<Job>(&record).unwrap_err();
+    assert!(
+        err.to_string().starts_with("unknown field `extra`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_timestamps_and_statuses_are_refused_with_their_words() {
+    let record = SEED_RECORD.replace("2018-03-04T05:37:58Z", "yesterday");
+    let err = serde_json::from_str::<Job>(&record).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "invalid timestamp \"yesterday\": premature end of input \
+             (expected RFC 3339, e.g. 2018-03-04T05:37:58Z)"
+        ),
+        "{err}"
+    );
+    let record = SEED_RECORD.replace("\"successful\"", "\"Successful\"");
+    let err = serde_json::from_str::<Job>(&record).unwrap_err();
+    assert!(
+        err.to_string().starts_with("unknown variant `Successful`"),
+        "{err}"
+    );
+    assert_eq!(
+        "done".parse::<Status>().unwrap_err().to_string(),
+        "must be one of pending, working, failed, successful"
+    );
+}
+
+#[test]
+fn timestamps_keep_full_precision_in_utc_and_print_whole_seconds() {
+    let a = parse_timestamp("2018-03-04T13:37:58.520+08:00").unwrap();
+    let b = parse_timestamp("2018-03-04T05:37:58.520Z").unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.timestamp_subsec_nanos(), 520_000_000);
+    assert_eq!(format_timestamp(a), "2018-03-04T05:37:58Z");
+    let c = parse_timestamp("2018-03-04T05:37:58.000000001Z").unwrap();
+    assert!(c > parse_timestamp("2018-03-04T05:37:58Z").unwrap());
+}
+
+/// Asserts that `job` is refused naming `field` with the exact message.
+fn refused(job: Job, field: &str, message: &str) {
+    let err = job.validate().unwrap_err();
+    assert_eq!(err.ret_code(), 1100);
+    match err.kind() {
+        ErrorKind::InvalidField { field: named, .. } => assert_eq!(*named, field),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(err.to_string(), message);
+    let mut store = JobStore::new();
+    store.insert(crate::job("j-keep", "a", "u", 0)).unwrap();
+    let before = dump(&store);
+    assert_eq!(store.insert(job).unwrap_err(), err);
+    assert_eq!(dump(&store), before);
+    store.check_invariants().unwrap();
+}
+
+#[test]
+fn every_validation_rule_names_its_field() {
+    for field in ["job_id", "app", "owner", "job_action"] {
+        let set = |value: &str| {
+            let mut job = job("j-1", "a", "u", 0);
+            let slot = match field {
+                "job_id" => &mut job.job_id,
+                "app" => &mut job.app,
+                "owner" => &mut job.owner,
+                _ => &mut job.job_action,
+            };
+            value.clone_into(slot);
+            job
+        };
+        refused(
+            set(""),
+            field,
+            &format!("ParameterError, invalid value [] for field [{field}]: must not be empty"),
+        );
+        for bad in ["a b", "a\tb", "a\u{7}b", "ab\n"] {
+            refused(
+                set(bad),
+                field,
+                &format!(
+                    "ParameterError, invalid value [{bad}] for field [{field}]: \
+                     must not contain whitespace or control characters"
+                ),
+            );
+        }
+    }
+}
+
+#[test]
+fn status_time_before_create_time_is_refused() {
+    let mut job = job("j-1", "a", "u", 10);
+    job.status_time = at(9);
+    refused(
+        job,
+        "status_time",
+        "ParameterError, invalid value [2018-03-04T05:38:07Z] for field [status_time]: \
+         must not be before create_time",
+    );
+}
+
+#[test]
+fn times_outside_the_supported_years_are_refused() {
+    let mut job = job("j-1", "a", "u", 0);
+    job.create_time = parse_timestamp("2300-01-01T00:00:00Z").unwrap();
+    job.status_time = job.create_time;
+    refused(
+        job,
+        "create_time",
+        "ParameterError, invalid value [2300-01-01T00:00:00Z] for field [create_time]: \
+         must lie between the years 1678 and 2261",
+    );
+}
+
+#[test]
+fn error_codes_only_on_failed_jobs() {
+    let mut failed = job("j-1", "a", "u", 0);
+    failed.status = Status::Failed;
+    failed.error_codes = "5000".into();
+    assert!(failed.validate().is_ok());
+    let mut job = failed;
+    job.status = Status::Successful;
+    refused(
+        job,
+        "error_codes",
+        "ParameterError, invalid value [5000] for field [error_codes]: \
+         must be empty unless the job failed",
+    );
+}
+
+#[test]
+fn resource_ids_are_separated_by_one_space() {
+    for good in ["", "cl-1", "cl-1 cl-2 vol-3"] {
+        let mut job = job("j-1", "a", "u", 0);
+        job.resource_ids = good.into();
+        assert!(job.validate().is_ok(), "{good:?}");
+    }
+    for bad in [" cl-1", "cl-1 ", "cl-1  cl-2", "cl-1\tcl-2"] {
+        let mut job = job("j-1", "a", "u", 0);
+        job.resource_ids = bad.into();
+        refused(
+            job,
+            "resource_ids",
+            &format!(
+                "ParameterError, invalid value [{bad}] for field [resource_ids]: \
+                 must be resource ids separated by one space"
+            ),
+        );
+    }
+    let mut job = job("j-1", "a", "u", 0);
+    job.resources.insert("clusters".into(), vec!["cl 1".into()]);
+    refused(
+        job,
+        "resources",
+        "ParameterError, invalid value [cl 1] for field [resources]: \
+         must not contain whitespace or control characters",
+    );
+}
+
+#[test]
+fn long_values_are_cut_in_messages() {
+    let long = format!("{}x", "é".repeat(64));
+    let mut job = job("j-1", "a", "u", 0);
+    job.owner = format!("{long} ");
+    let message = job.validate().unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!(
+            "ParameterError, invalid value [{}…] for field [owner]: \
+             must not contain whitespace or control characters",
+            "é".repeat(64)
+        )
+    );
+}
+
+#[test]
+fn duplicate_ids_are_refused_and_the_stored_job_kept() {
+    let mut store = JobStore::new();
+    store.insert(job("j-1", "a", "u", 0)).unwrap();
+    let before = dump(&store);
+    let err = store.insert(job("j-1", "b", "v", 5)).unwrap_err();
+    assert_eq!(err.ret_code(), 1100);
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::DuplicateJob {
+            job_id: "j-1".into()
+        }
+    );
+    assert_eq!(err.to_string(), "ParameterError, job [j-1] already exists");
+    assert_eq!(dump(&store), before);
+    store.check_invariants().unwrap();
+}
+
+#[test]
+fn a_full_store_refuses_until_pruned() {
+    let mut store = JobStore::with_max_jobs(2);
+    let mut done = job("j-1", "a", "u", 0);
+    done.status = Status::Successful;
+    store.insert(done).unwrap();
+    store.insert(job("j-2", "a", "u", 1)).unwrap();
+    let err = store.insert(job("j-3", "a", "u", 2)).unwrap_err();
+    assert_eq!(err.ret_code(), 2500);
+    assert_eq!(err.kind(), &ErrorKind::StoreFull { capacity: 2 });
+    assert_eq!(
+        err.to_string(),
+        "QuotaExceeded, the store is full: it holds at most 2 jobs"
+    );
+    assert_eq!(store.prune_finished(at(1)), 1);
+    store.insert(job("j-3", "a", "u", 2)).unwrap();
+    store.check_invariants().unwrap();
+    let ids: Vec<&str> = store.iter().map(|job| job.job_id.as_str()).collect();
+    assert_eq!(ids, ["j-2", "j-3"]);
+}
