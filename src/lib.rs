@@ -59,12 +59,14 @@ mod ordered;
 mod plan;
 mod query;
 mod store;
+mod wire;
 
 pub use crate::error::{Error, ErrorKind};
 pub use crate::job::{Job, ParseStatusError, Status, format_timestamp, parse_timestamp};
 pub use crate::plan::Page;
 pub use crate::query::{Caller, Query, SortKey};
 pub use crate::store::JobStore;
+pub use crate::wire::{ErrorResponse, JobElement, Response};
 
 #[cfg(test)]
 mod tests {

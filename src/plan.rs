@@ -10,6 +10,8 @@
 //!   and the page by rank, so no job outside the page is read and a deep
 //!   `offset` costs what the first page does.
 
+use std::collections::HashSet;
+
 use crate::error::{Error, ErrorKind};
 use crate::job::Job;
 use crate::ordered::Key;
@@ -166,14 +168,15 @@ impl JobStore {
     fn plan_ids<'s>(&'s self, filter: &Filter<'_>, query: &Query) -> Result<Page<'s>, Error> {
         let mut seqs = Vec::with_capacity(query.job_ids.len());
         let mut missing: Vec<String> = Vec::new();
+        let mut named_missing = HashSet::new();
         for job_id in &query.job_ids {
             let seq = self
                 .seq_of(job_id)
                 .filter(|&seq| self.job(seq).is_some_and(|job| filter.in_scope(job)));
             match seq {
                 Some(seq) => seqs.push(seq),
-                None if missing.contains(job_id) => {}
-                None => missing.push(job_id.clone()),
+                None if named_missing.insert(job_id.as_str()) => missing.push(job_id.clone()),
+                None => {}
             }
         }
         if !missing.is_empty() {

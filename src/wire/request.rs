@@ -1,0 +1,280 @@
+//! The request string: `application/x-www-form-urlencoded` into a
+//! [`Query`] and back.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, ErrorKind};
+use crate::job::Status;
+use crate::query::{Query, SortKey};
+
+/// The action this crate answers.
+pub(crate) const ACTION: &str = "DescribeClusterJobs";
+
+/// The parameters `DescribeClusterJobs` knows; any other is ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Param {
+    Action,
+    App,
+    Jobs,
+    Status,
+    Verbose,
+    Offset,
+    Limit,
+    JobAction,
+    Owner,
+    Cluster,
+    SortKey,
+    Reverse,
+}
+
+impl Param {
+    fn named(name: &str) -> Option<Param> {
+        Some(match name {
+            "action" => Param::Action,
+            "app" => Param::App,
+            "jobs" => Param::Jobs,
+            "status" => Param::Status,
+            "verbose" => Param::Verbose,
+            "offset" => Param::Offset,
+            "limit" => Param::Limit,
+            "job_action" => Param::JobAction,
+            "owner" => Param::Owner,
+            "cluster" => Param::Cluster,
+            "sort_key" => Param::SortKey,
+            "reverse" => Param::Reverse,
+            _ => return None,
+        })
+    }
+
+    fn is_list(self) -> bool {
+        matches!(self, Param::Jobs | Param::Status)
+    }
+}
+
+/// Which value of a parameter: `None` for a scalar or an unsuffixed list
+/// value, `Some(n)` for `name.n`.
+type Slot = (Param, Option<u64>);
+
+/// Classifies a parameter name: a known parameter (with its list index),
+/// `Ok(None)` for a name this call ignores, or why a list name's suffix is
+/// wrong.
+fn classify(name: &str) -> Result<Option<Slot>, String> {
+    if let Some(param) = Param::named(name) {
+        return Ok(Some((param, None)));
+    }
+    let Some((base, suffix)) = name.split_once('.') else {
+        return Ok(None);
+    };
+    match Param::named(base) {
+        Some(param) if param.is_list() => {
+            let canonical = suffix.bytes().all(|b| b.is_ascii_digit()) && !suffix.starts_with('0');
+            match suffix.parse::<u64>() {
+                Ok(index) if canonical && index > 0 => Ok(Some((param, Some(index)))),
+                _ => Err(format!(
+                    "a list parameter is numbered {base}.1, {base}.2, …: its suffix must be a \
+                     positive decimal integer without leading zeros"
+                )),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Reads a decimal integer that fits in 64 bits (signed or unsigned).
+fn integer(name: &str, value: &str) -> Result<i128, Error> {
+    let digits = value.strip_prefix('-').unwrap_or(value);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::invalid_parameter(
+            name,
+            value,
+            "must be a decimal integer",
+        ));
+    }
+    value
+        .parse::<i128>()
+        .ok()
+        .filter(|n| (i128::from(i64::MIN)..=i128::from(u64::MAX)).contains(n))
+        .ok_or_else(|| Error::invalid_parameter(name, value, "must fit in 64 bits"))
+}
+
+/// Reads a count: an integer of 0 or more.
+fn count(name: &str, value: &str) -> Result<u64, Error> {
+    u64::try_from(integer(name, value)?)
+        .map_err(|_| Error::invalid_parameter(name, value, "must be 0 or more"))
+}
+
+/// Parses a request string into a query.
+pub(crate) fn parse(input: &str) -> Result<Query, Error> {
+    let mut query = Query::new("");
+    let mut app_given = false;
+    let mut seen: HashSet<Slot> = HashSet::new();
+    let mut job_ids: Vec<(u64, String)> = Vec::new();
+    for (name, value) in form_urlencoded::parse(input.as_bytes()) {
+        let slot = match classify(&name) {
+            Ok(Some(slot)) => slot,
+            Ok(None) => continue,
+            Err(reason) => return Err(Error::invalid_parameter(name, &value, reason)),
+        };
+        if !seen.insert(slot) {
+            return Err(Error::new(ErrorKind::RepeatedParameter {
+                parameter: name.into_owned(),
+            }));
+        }
+        if value.is_empty() {
+            return Err(Error::invalid_parameter(name, "", "must not be empty"));
+        }
+        let (param, index) = slot;
+        match param {
+            Param::Action if value != ACTION => {
+                return Err(Error::invalid_parameter(
+                    name,
+                    &value,
+                    format!("must be {ACTION}"),
+                ));
+            }
+            Param::Action => {}
+            Param::App => {
+                app_given = true;
+                query.app = value.into_owned();
+            }
+            Param::Jobs => job_ids.push((index.unwrap_or(0), value.into_owned())),
+            Param::Status => {
+                let status: Status = value
+                    .parse()
+                    .map_err(|err| Error::invalid_parameter(&*name, &value, format!("{err}")))?;
+                query = query.status(status);
+            }
+            Param::Verbose => {
+                if integer(&name, &value)? != 0 {
+                    return Err(Error::invalid_parameter(
+                        name,
+                        &value,
+                        "only verbose=0 is supported",
+                    ));
+                }
+            }
+            Param::Offset => query.offset = count(&name, &value)?,
+            Param::Limit => query.limit = count(&name, &value)?,
+            Param::JobAction => query.job_action = Some(value.into_owned()),
+            Param::Owner => query.owner = Some(value.into_owned()),
+            Param::Cluster => query.cluster = Some(value.into_owned()),
+            Param::SortKey => {
+                query.sort_key = match &*value {
+                    "create_time" => SortKey::CreateTime,
+                    "status_time" => SortKey::StatusTime,
+                    _ => {
+                        return Err(Error::invalid_parameter(
+                            name,
+                            &value,
+                            "must be create_time or status_time",
+                        ));
+                    }
+                }
+            }
+            Param::Reverse => {
+                query.reverse = match integer(&name, &value)? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(Error::invalid_parameter(name, &value, "must be 0 or 1")),
+                }
+            }
+        }
+    }
+    if !app_given {
+        return Err(Error::new(ErrorKind::MissingParameter {
+            parameter: "app".to_owned(),
+        }));
+    }
+    // List values in index order; an unsuffixed value counts as index 0.
+    job_ids.sort_by_key(|&(index, _)| index);
+    query.job_ids = job_ids.into_iter().map(|(_, id)| id).collect();
+    Ok(query)
+}
+
+/// Parses a request string, as [`JobStore::describe_request`] does.
+///
+/// ```
+/// use joblog::{Query, Status};
+///
+/// let query: Query = "action=DescribeClusterJobs&app=app-tg3lbp0a&status.1=pending&limit=5&zone=pek3a"
+///     .parse()?;
+/// assert_eq!(query, Query::new("app-tg3lbp0a").status(Status::Pending).limit(5));
+///
+/// let err = "app=app-1&status.1=bogus".parse::<Query>().unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "ParameterError, invalid value [bogus] for parameter [status.1]: \
+///      must be one of pending, working, failed, successful"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// [`JobStore::describe_request`]: crate::JobStore::describe_request
+impl FromStr for Query {
+    type Err = Error;
+
+    fn from_str(input: &str) -> Result<Query, Error> {
+        parse(input)
+    }
+}
+
+/// Prints the request string that asks this query, with the official SDKs'
+/// list encoding (`jobs.1=…&jobs.2=…`); it parses back to an equal query.
+///
+/// ```
+/// use joblog::{Query, Status};
+///
+/// let query = Query::new("app-1").job_id("j-1").status(Status::Failed).offset(20);
+/// assert_eq!(
+///     query.to_string(),
+///     "action=DescribeClusterJobs&app=app-1&jobs.1=j-1&status.1=failed\
+///      &sort_key=create_time&reverse=1&offset=20&limit=20"
+/// );
+/// assert_eq!(query.to_string().parse::<Query>()?, query);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl fmt::Display for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        out.append_pair("action", ACTION);
+        out.append_pair("app", &self.app);
+        for (i, id) in self.job_ids.iter().enumerate() {
+            out.append_pair(&format!("jobs.{}", i + 1), id);
+        }
+        for (i, status) in self.statuses().enumerate() {
+            out.append_pair(&format!("status.{}", i + 1), status.as_str());
+        }
+        let filters = [
+            ("job_action", &self.job_action),
+            ("owner", &self.owner),
+            ("cluster", &self.cluster),
+        ];
+        for (name, value) in filters {
+            if let Some(value) = value {
+                out.append_pair(name, value);
+            }
+        }
+        out.append_pair("sort_key", self.sort_key.as_str());
+        out.append_pair("reverse", if self.reverse { "1" } else { "0" });
+        out.append_pair("offset", &self.offset.to_string());
+        out.append_pair("limit", &self.limit.to_string());
+        f.write_str(&out.finish())
+    }
+}
+
+/// A query serializes as its request string, the form it has on the wire.
+impl serde::Serialize for Query {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A query deserializes from a request string, with the rules of `FromStr`.
+impl<'de> serde::Deserialize<'de> for Query {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Query, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
