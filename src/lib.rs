@@ -68,6 +68,11 @@ pub use crate::query::{Caller, Query, SortKey};
 pub use crate::store::JobStore;
 pub use crate::wire::{ErrorResponse, JobElement, Response};
 
+/// The README's snippets, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(test)]
 mod tests {
     use super::*;

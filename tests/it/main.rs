@@ -1,9 +1,11 @@
 //! Integration tests, compiled as one binary.
 
+mod example;
 mod lifecycle;
 mod model;
 mod planner;
 mod records;
+mod wire;
 
 use chrono::{DateTime, Duration, Utc};
 use joblog::{Job, Status};

@@ -1,0 +1,162 @@
+//! The example program, run as a process.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+/// The built example: `cargo test` builds examples next to the test binary.
+fn describe() -> Command {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let path: PathBuf = dir
+        .join("examples")
+        .join(format!("describe{}", std::env::consts::EXE_SUFFIX));
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--example", "describe"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    Command::new(path)
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut command = describe();
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+const RECORDS: &str = r#"{"job_id":"j-1","app":"app-1","owner":"usr-1","job_action":"StartClusters","status":"successful","create_time":"2018-03-04T05:37:58Z","status_time":"2018-03-04T05:38:05Z","resource_ids":"cl-1","resources":{"clusters":["cl-1"]}}
+
+{"job_id":"j-2","app":"app-1","owner":"usr-2","job_action":"StopClusters","status":"pending","create_time":"2018-03-04T05:39:00Z"}
+"#;
+
+#[test]
+fn the_built_in_data_answers_the_readme_query() {
+    let out = run(&["app=app-tg3lbp0a&status.1=successful&limit=2"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1);
+    let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(answer["ret_code"], 0);
+    assert!(answer["total_count"].as_u64().unwrap() >= 2);
+    let jobs = answer["job_set"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2);
+    assert!(jobs.iter().all(|job| job["status"] == "successful"));
+    // The default caller sees only its own jobs; an administrator all.
+    let owner = &jobs[0]["owner"];
+    assert!(jobs.iter().all(|job| &job["owner"] == owner));
+    let out = run(&["--admin", "app=app-tg3lbp0a&limit=0"], None);
+    let admin: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(admin["total_count"].as_u64().unwrap() > answer["total_count"].as_u64().unwrap());
+}
+
+#[test]
+fn a_jobs_file_and_a_caller() {
+    let dir = std::env::temp_dir().join(format!("joblog-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("jobs.jsonl");
+    std::fs::write(&file, RECORDS).unwrap();
+    let file = file.to_str().unwrap();
+    let out = run(&["--jobs", file, "--caller", "usr-1", "app=app-1"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["total_count"], 1);
+    assert_eq!(answer["job_set"][0]["job_id"], "j-1");
+    let out = run(
+        &["--jobs", "-", "--admin", "--caller", "root", "app=app-1"],
+        Some(RECORDS),
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["total_count"], 2);
+    assert_eq!(answer["job_set"][0]["job_id"], "j-2");
+}
+
+#[test]
+fn a_bad_request_answers_json_and_exits_1() {
+    let out = run(&["app=app-tg3lbp0a&status.1=bogus"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"ret_code\":1100,\"message\":\"ParameterError, invalid value [bogus] for parameter \
+         [status.1]: must be one of pending, working, failed, successful\"}\n"
+    );
+    let out = run(
+        &["--jobs", "-", "--caller", "usr-1", "app=app-1&owner=usr-2"],
+        Some(RECORDS),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).starts_with("{\"ret_code\":1400,"));
+}
+
+#[test]
+fn a_bad_jobs_file_names_file_and_line_and_exits_2() {
+    let bad = RECORDS.replace("\"usr-2\"", "\"usr 2\"");
+    let out = run(&["--jobs", "-", "app=app-1"], Some(&bad));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing is answered");
+    assert_eq!(
+        text(&out.stderr),
+        "describe: -:3: ParameterError, invalid value [usr 2] for field [owner]: \
+         must not contain whitespace or control characters\n"
+    );
+    let out = run(&["--jobs", "-", "app=app-1"], Some("{\"job_id\":\n"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with("describe: -:1: EOF while parsing"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dup = format!("{RECORDS}{}", RECORDS.lines().next().unwrap());
+    let out = run(&["--jobs", "-", "app=app-1"], Some(&dup));
+    assert_eq!(
+        text(&out.stderr),
+        "describe: -:4: ParameterError, job [j-1] already exists\n"
+    );
+    let out = run(&["--jobs", "/nonexistent/jobs.jsonl", "app=app-1"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("describe: /nonexistent/jobs.jsonl: "));
+}
+
+#[test]
+fn a_bad_command_line_exits_2() {
+    for (args, problem) in [
+        (&[][..], "describe: missing QUERY"),
+        (&["a=1", "b=2"][..], "describe: give exactly one QUERY"),
+        (&["--jobs"][..], "describe: --jobs needs a value"),
+        (
+            &["--bogus", "app=a"][..],
+            "describe: unknown option --bogus",
+        ),
+    ] {
+        let out = run(args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).starts_with(&format!("{problem}\n\nusage: describe")),
+            "{args:?}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    let out = run(&["--help"], None);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).starts_with("usage: describe"));
+}
