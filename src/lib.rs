@@ -53,6 +53,8 @@
 //!   full store 2500.
 //! - A repeated `fail` keeps the first `error_codes`.
 
+#![forbid(unsafe_code)]
+
 mod error;
 mod job;
 mod ordered;

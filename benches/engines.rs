@@ -1,0 +1,383 @@
+//! joblog side by side with `sqlite` and `naive` (benches/support/peers.rs)
+//! on the SPEC §8 data set, in one criterion run.
+//!
+//! `cargo bench --bench engines`; `JOBLOG_BENCH_SIZES=10000,100000` picks the
+//! job counts (default 10k, 100k and 1M). Every group first checks that all
+//! engines give the same `total_count` and page, and each timed loop checks
+//! the count it got, so a wrong answer cannot win.
+
+#[path = "../examples/support/dataset.rs"]
+mod dataset;
+#[path = "support/peers.rs"]
+mod peers;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use criterion::{
+    BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime,
+};
+use joblog::{Caller, Job, JobElement, JobStore, Query, Status};
+use peers::{Ask, Naive, Sqlite};
+
+fn sizes() -> Vec<usize> {
+    std::env::var("JOBLOG_BENCH_SIZES")
+        .ok()
+        .map(|sizes| {
+            sizes
+                .split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000])
+}
+
+/// The same jobs in every engine.
+struct World {
+    n: usize,
+    store: JobStore,
+    naive: Naive,
+    sqlite: Sqlite,
+}
+
+impl World {
+    fn new(n: usize) -> World {
+        let jobs = dataset::jobs(n);
+        let mut store = JobStore::new();
+        for job in jobs.iter().cloned() {
+            store
+                .insert(job)
+                .expect("generated jobs are valid and distinct");
+        }
+        let mut sqlite = Sqlite::new();
+        sqlite.insert_all(&jobs);
+        World {
+            n,
+            store,
+            naive: Naive { jobs },
+            sqlite,
+        }
+    }
+
+    fn total(&self, ask: &Ask) -> u64 {
+        self.store
+            .describe(&ask.caller, &ask.query)
+            .expect("valid query")
+            .total_count()
+    }
+
+    /// The queries of SPEC §8, on the largest app.
+    fn asks(&self) -> Vec<(&'static str, Ask)> {
+        let app = dataset::app(0);
+        let admin = || Ask::new(Caller::admin("usr-root"), &app);
+        let first = admin().status(Status::Successful);
+        let successful = self.total(&first);
+        let three = admin()
+            .status(Status::Pending)
+            .status(Status::Working)
+            .status(Status::Failed);
+        let middle = self.total(&three) / 2;
+        let of_app: Vec<&Job> = self
+            .naive
+            .jobs
+            .iter()
+            .filter(|job| job.app == app)
+            .collect();
+        let mut ids = admin();
+        for job in of_app.iter().step_by((of_app.len() / 20).max(1)).take(20) {
+            ids = ids.job_id(&job.job_id);
+        }
+        let newest_owner = &of_app.last().expect("app 0 has jobs").owner;
+        vec![
+            ("first_page", first.clone()),
+            ("deep_page", first.offset(successful.saturating_sub(20))),
+            ("rare_status", admin().status(Status::Pending)),
+            ("three_status", three.offset(middle)),
+            ("ids", ids),
+            ("count_only", admin().limit(0)),
+            (
+                "user_first_page",
+                Ask::new(Caller::user(newest_owner.clone()), &app),
+            ),
+        ]
+    }
+
+    /// Panics unless every engine gives the same count and page.
+    fn check(&self, name: &str, ask: &Ask) -> u64 {
+        let page = self
+            .store
+            .describe(&ask.caller, &ask.query)
+            .expect("valid query");
+        let ids: Vec<&str> = page.jobs().iter().map(|j| j.job_id.as_str()).collect();
+        let (naive_total, naive_page) = self.naive.describe(ask);
+        let naive_ids: Vec<&str> = naive_page.iter().map(|j| j.job_id.as_str()).collect();
+        let (sqlite_total, sqlite_rows) = self.sqlite.describe(ask);
+        let sqlite_ids: Vec<&str> = sqlite_rows.iter().map(|r| r.job_id.as_str()).collect();
+        assert_eq!(
+            (page.total_count(), &ids),
+            (naive_total, &naive_ids),
+            "{name}: naive differs"
+        );
+        assert_eq!(
+            (page.total_count(), &ids),
+            (sqlite_total, &sqlite_ids),
+            "{name}: sqlite differs"
+        );
+        assert!(
+            ask.limit == 0 || !ids.is_empty(),
+            "{name}: an empty page proves little"
+        );
+        page.total_count()
+    }
+}
+
+fn new_group<'c>(c: &'c mut Criterion, name: &str, n: usize) -> BenchmarkGroup<'c, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group.sample_size(if n >= 1_000_000 { 10 } else { 20 });
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    group
+}
+
+fn describe(c: &mut Criterion, world: &World) {
+    let n = world.n;
+    for (name, ask) in world.asks() {
+        let total = world.check(name, &ask);
+        let mut group = new_group(c, &format!("describe/{name}"), n);
+        group.bench_function(BenchmarkId::new("joblog", n), |b| {
+            b.iter(|| {
+                let page = world.store.describe(&ask.caller, black_box(&ask.query));
+                assert_eq!(page.as_ref().map(|p| p.total_count()), Ok(total));
+                page
+            })
+        });
+        group.bench_function(BenchmarkId::new("sqlite", n), |b| {
+            b.iter(|| {
+                let answer = world.sqlite.describe(black_box(&ask));
+                assert_eq!(answer.0, total);
+                answer
+            })
+        });
+        group.bench_function(BenchmarkId::new("naive", n), |b| {
+            b.iter(|| {
+                let answer = world.naive.describe(black_box(&ask));
+                assert_eq!(answer.0, total);
+                answer
+            })
+        });
+        group.finish();
+    }
+}
+
+/// The whole wire path: parse a request string, answer, write the JSON.
+fn wire(c: &mut Criterion, world: &World) {
+    let n = world.n;
+    let app = dataset::app(0);
+    let request = format!(
+        "action=DescribeClusterJobs&app={app}&status.1=successful&limit=20&zone=pek3a\
+         &access_key_id=QYACCESSKEYIDEXAMPLE&signature_method=HmacSHA256&version=1"
+    );
+    let admin = Caller::admin("usr-root");
+    // What the peers read from the parsed request.
+    let ask = Ask::new(admin.clone(), &app).status(Status::Successful);
+    let sqlite_json = |request: &str| {
+        let query: Query = request.parse().expect("valid request");
+        black_box(query);
+        let (total, rows) = world.sqlite.describe(&ask);
+        peers::response_json(total, rows.iter().map(peers::element).collect())
+    };
+    let naive_json = |request: &str| {
+        let query: Query = request.parse().expect("valid request");
+        black_box(query);
+        let (total, jobs) = world.naive.describe(&ask);
+        peers::response_json(total, jobs.into_iter().map(JobElement::from).collect())
+    };
+    let ours = world.store.describe_json(&admin, &request);
+    assert!(ours.contains("\"job_id\""));
+    assert_eq!(ours, sqlite_json(&request), "wire: sqlite differs");
+    assert_eq!(ours, naive_json(&request), "wire: naive differs");
+    let mut group = new_group(c, "describe/wire", n);
+    group.bench_function(BenchmarkId::new("joblog", n), |b| {
+        b.iter(|| {
+            let json = world.store.describe_json(&admin, black_box(&request));
+            assert_eq!(json.len(), ours.len());
+            json
+        })
+    });
+    group.bench_function(BenchmarkId::new("sqlite", n), |b| {
+        b.iter(|| sqlite_json(black_box(&request)))
+    });
+    group.bench_function(BenchmarkId::new("naive", n), |b| {
+        b.iter(|| naive_json(black_box(&request)))
+    });
+    group.finish();
+}
+
+/// Times a SQLite write inside a transaction that is rolled back after
+/// timing, so every iteration starts from the same table.
+fn rolled_back(sqlite: &Sqlite, iters: u64, work: impl Fn(&Sqlite)) -> Duration {
+    let mut spent = Duration::ZERO;
+    for _ in 0..iters {
+        sqlite.db.execute_batch("BEGIN").expect("begin");
+        let start = Instant::now();
+        work(sqlite);
+        spent += start.elapsed();
+        sqlite.db.execute_batch("ROLLBACK").expect("rollback");
+    }
+    spent
+}
+
+fn ingest(c: &mut Criterion, world: &World) {
+    let n = world.n;
+    let jobs = &world.naive.jobs;
+
+    let mut group = new_group(c, "ingest/insert", n);
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function(BenchmarkId::new("joblog", n), |b| {
+        b.iter_batched(
+            || jobs.clone(),
+            |jobs| {
+                let mut store = JobStore::new();
+                for job in jobs {
+                    store.insert(job).expect("valid");
+                }
+                assert_eq!(store.len(), n);
+                store
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function(BenchmarkId::new("sqlite", n), |b| {
+        b.iter_batched(
+            Sqlite::new,
+            |mut sqlite| {
+                sqlite.insert_all(jobs);
+                sqlite
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function(BenchmarkId::new("naive", n), |b| {
+        b.iter_batched(
+            || jobs.clone(),
+            |jobs| {
+                let mut naive = Vec::new();
+                for job in jobs {
+                    naive.push(job);
+                }
+                naive
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+
+    // Status changes: every job starts pending and moves to working.
+    let pending: Vec<Job> = jobs
+        .iter()
+        .map(|job| {
+            let mut job = job.clone();
+            job.status = Status::Pending;
+            job.status_time = job.create_time;
+            job.error_codes.clear();
+            job
+        })
+        .collect();
+    let changes: Vec<(String, DateTime<Utc>)> = pending
+        .iter()
+        .map(|job| {
+            (
+                job.job_id.clone(),
+                job.create_time + chrono::Duration::seconds(1),
+            )
+        })
+        .collect();
+    let mut base = JobStore::new();
+    for job in pending.iter().cloned() {
+        base.insert(job).expect("valid");
+    }
+    let mut sqlite = Sqlite::new();
+    sqlite.insert_all(&pending);
+    drop(pending);
+    let mut group = new_group(c, "ingest/status_change", n);
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function(BenchmarkId::new("joblog", n), |b| {
+        b.iter_batched(
+            || base.clone(),
+            |mut store| {
+                for (id, at) in &changes {
+                    store.set_status(id, Status::Working, *at).expect("allowed");
+                }
+                store
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function(BenchmarkId::new("sqlite", n), |b| {
+        b.iter_custom(|iters| {
+            rolled_back(&sqlite, iters, |sqlite| {
+                for (id, at) in &changes {
+                    sqlite.set_status(id, Status::Working, *at);
+                }
+            })
+        })
+    });
+    group.finish();
+    drop((base, sqlite));
+
+    // Retention: drop the finished jobs of the oldest tenth.
+    let cutoff = dataset::origin() + chrono::Duration::seconds(n as i64 / 10);
+    let expected = world.store.clone().prune_finished(cutoff);
+    assert!(expected > 0);
+    let finished_before = |job: &Job| job.status.is_finished() && job.status_time < cutoff;
+    assert_eq!(jobs.iter().filter(|j| finished_before(j)).count(), expected);
+    world.sqlite.db.execute_batch("BEGIN").expect("begin");
+    assert_eq!(
+        world.sqlite.prune_finished(cutoff),
+        expected,
+        "sqlite prune differs"
+    );
+    world.sqlite.db.execute_batch("ROLLBACK").expect("rollback");
+    let mut group = new_group(c, "ingest/prune", n);
+    group.throughput(Throughput::Elements(expected as u64));
+    group.bench_function(BenchmarkId::new("joblog", n), |b| {
+        b.iter_batched(
+            || world.store.clone(),
+            |mut store| {
+                assert_eq!(store.prune_finished(cutoff), expected);
+                store
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function(BenchmarkId::new("sqlite", n), |b| {
+        b.iter_custom(|iters| {
+            rolled_back(&world.sqlite, iters, |sqlite| {
+                assert_eq!(sqlite.prune_finished(cutoff), expected);
+            })
+        })
+    });
+    group.bench_function(BenchmarkId::new("naive", n), |b| {
+        b.iter_batched(
+            || jobs.clone(),
+            |mut naive| {
+                naive.retain(|job| !finished_before(job));
+                naive
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    for n in sizes() {
+        let world = World::new(n);
+        describe(&mut c, &world);
+        wire(&mut c, &world);
+        ingest(&mut c, &world);
+    }
+    c.final_summary();
+}
