@@ -109,7 +109,7 @@ impl World {
             .store
             .describe(&ask.caller, &ask.query)
             .expect("valid query");
-        let ids: Vec<&str> = page.jobs().iter().map(|j| j.job_id.as_str()).collect();
+        let ids: Vec<&str> = page.jobs().iter().map(|j| j.job_id()).collect();
         let (naive_total, naive_page) = self.naive.describe(ask);
         let naive_ids: Vec<&str> = naive_page.iter().map(|j| j.job_id.as_str()).collect();
         let (sqlite_total, sqlite_rows) = self.sqlite.describe(ask);

@@ -26,7 +26,7 @@
 //! let ann = Caller::user("usr-ann");
 //! let page = store.describe(&ann, &Query::new("app-tg3lbp0a").status(Status::Pending).limit(3))?;
 //! assert_eq!(page.total_count(), 18);
-//! let ids: Vec<&str> = page.jobs().iter().map(|job| job.job_id.as_str()).collect();
+//! let ids: Vec<&str> = page.jobs().iter().map(|job| job.job_id()).collect();
 //! assert_eq!(ids, ["j-26", "j-25", "j-23"]);
 //!
 //! // An administrator sees every job of the app.
@@ -60,6 +60,7 @@ mod job;
 mod ordered;
 mod plan;
 mod query;
+mod record;
 mod store;
 mod wire;
 
@@ -67,6 +68,7 @@ pub use crate::error::{Error, ErrorKind};
 pub use crate::job::{Job, ParseStatusError, Status, format_timestamp, parse_timestamp};
 pub use crate::plan::Page;
 pub use crate::query::{Caller, Query, SortKey};
+pub use crate::record::JobRef;
 pub use crate::store::JobStore;
 pub use crate::wire::{ErrorResponse, JobElement, Response};
 

@@ -12,50 +12,83 @@
 use crate::job::Status;
 use crate::query::StatusSet;
 
-/// One job in one order.
+/// One job in one order: 12 bytes, so an index costs little per job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed(4))]
 pub(crate) struct Entry {
     /// The ordering time, in nanoseconds since the epoch.
-    pub(crate) time: i64,
-    /// The job's insertion sequence: breaks ties, and finds the record.
-    pub(crate) seq: u32,
-    /// The job's status, kept here so a page never reads the records to
-    /// filter.
-    pub(crate) status: Status,
+    time: i64,
+    /// The job's position in the store (which breaks ties) shifted left
+    /// by two, and its status in the low two bits, so a page is filtered
+    /// without reading the jobs.
+    tag: u32,
 }
 
-/// The order of entries: by time, then by insertion.
+/// The order of entries: by time, then by position.
 pub(crate) type Key = (i64, u32);
 
+/// The most positions an entry can hold.
+pub(crate) const MAX_POSITIONS: usize = 1 << 30;
+
 impl Entry {
+    /// `pos` is below [`MAX_POSITIONS`].
+    pub(crate) fn new(time: i64, pos: u32, status: Status) -> Entry {
+        Entry {
+            time,
+            tag: pos << 2 | status.index() as u32,
+        }
+    }
+
     pub(crate) fn key(&self) -> Key {
-        (self.time, self.seq)
+        (self.time, self.tag >> 2)
+    }
+
+    pub(crate) fn pos(&self) -> u32 {
+        self.tag >> 2
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        Status::ALL[(self.tag & 3) as usize]
+    }
+
+    fn with_status(self, status: Status) -> Entry {
+        Entry::new(self.time, self.pos(), status)
     }
 }
 
-/// A chunk splits beyond this many entries.
+/// The most entries a chunk holds.
 const MAX_CHUNK: usize = 512;
 /// A chunk this small merges with a neighbour that has room.
 const MIN_CHUNK: usize = 64;
 
 #[derive(Clone, Debug, Default)]
 struct Chunk {
-    /// Never empty; ascending by key.
+    /// Never empty; ascending by key; at most `MAX_CHUNK`.
     entries: Vec<Entry>,
     counts: [u32; 4],
+    /// The key of the last entry, kept here so finding a chunk reads one
+    /// array.
+    last: Key,
 }
 
 impl Chunk {
     fn new(entries: Vec<Entry>) -> Chunk {
         let mut counts = [0; 4];
         for entry in &entries {
-            counts[entry.status.index()] += 1;
+            counts[entry.status().index()] += 1;
         }
-        Chunk { entries, counts }
+        let last = entries.last().map_or((i64::MIN, 0), Entry::key);
+        Chunk {
+            entries,
+            counts,
+            last,
+        }
     }
 
-    fn last_key(&self) -> Key {
-        self.entries.last().map_or((i64::MIN, 0), Entry::key)
+    fn refresh_last(&mut self) {
+        if let Some(entry) = self.entries.last() {
+            self.last = entry.key();
+        }
     }
 }
 
@@ -85,32 +118,47 @@ impl OrderedList {
 
     /// The chunk that holds `key` or would hold it. The list is not empty.
     fn chunk_for(&self, key: Key) -> usize {
-        let at = self.chunks.partition_point(|chunk| chunk.last_key() < key);
+        let at = self.chunks.partition_point(|chunk| chunk.last < key);
         at.min(self.chunks.len() - 1)
     }
 
     /// Adds an entry; its key must not be in the list yet.
     pub(crate) fn insert(&mut self, entry: Entry) {
-        let status = entry.status.index();
+        let status = entry.status().index();
         self.totals[status] += 1;
-        if self.chunks.is_empty() {
-            self.chunks.push(Chunk::new(vec![entry]));
-            self.rebuild_tree();
+        let Some(last) = self.chunks.last() else {
+            self.push_chunk(entry);
+            return;
+        };
+        // Appending (the common case: jobs arrive in time order) fills the
+        // last chunk and then starts a new one, so chunks stay full.
+        if last.entries.len() == MAX_CHUNK && last.last < entry.key() {
+            self.push_chunk(entry);
             return;
         }
-        let c = self.chunk_for(entry.key());
+        let mut c = self.chunk_for(entry.key());
+        if self.chunks[c].entries.len() == MAX_CHUNK {
+            let tail = self.chunks[c].entries.split_off(MAX_CHUNK / 2);
+            self.chunks[c] = Chunk::new(std::mem::take(&mut self.chunks[c].entries));
+            self.chunks.insert(c + 1, Chunk::new(tail));
+            self.rebuild_tree();
+            if self.chunks[c].last < entry.key() {
+                c += 1;
+            }
+        }
         let chunk = &mut self.chunks[c];
         let at = chunk.entries.partition_point(|e| e.key() < entry.key());
         chunk.entries.insert(at, entry);
         chunk.counts[status] += 1;
-        if chunk.entries.len() > MAX_CHUNK {
-            let tail = chunk.entries.split_off(chunk.entries.len() / 2);
-            *chunk = Chunk::new(std::mem::take(&mut chunk.entries));
-            self.chunks.insert(c + 1, Chunk::new(tail));
-            self.rebuild_tree();
-        } else {
-            self.tree_update(c, status, 1);
-        }
+        chunk.refresh_last();
+        self.tree_update(c, status, 1);
+    }
+
+    fn push_chunk(&mut self, entry: Entry) {
+        // Growth by doubling ends at exactly MAX_CHUNK, a power of two;
+        // most lists (one owner's jobs) stay far smaller.
+        self.chunks.push(Chunk::new(vec![entry]));
+        self.rebuild_tree();
     }
 
     /// Removes the entry with `key`, returning it.
@@ -122,8 +170,9 @@ impl OrderedList {
         let chunk = &mut self.chunks[c];
         let at = chunk.entries.binary_search_by(|e| e.key().cmp(&key)).ok()?;
         let entry = chunk.entries.remove(at);
-        let status = entry.status.index();
+        let status = entry.status().index();
         chunk.counts[status] -= 1;
+        chunk.refresh_last();
         self.totals[status] -= 1;
         if chunk.entries.len() < MIN_CHUNK && self.merge_around(c) {
             self.rebuild_tree();
@@ -156,6 +205,7 @@ impl OrderedList {
         for (count, more) in target.counts.iter_mut().zip(moved.counts) {
             *count += more;
         }
+        target.refresh_last();
         true
     }
 
@@ -169,7 +219,8 @@ impl OrderedList {
         let Ok(at) = chunk.entries.binary_search_by(|e| e.key().cmp(&key)) else {
             return false;
         };
-        let old = std::mem::replace(&mut chunk.entries[at].status, status).index();
+        let old = chunk.entries[at].status().index();
+        chunk.entries[at] = chunk.entries[at].with_status(status);
         let new = status.index();
         chunk.counts[old] -= 1;
         chunk.counts[new] += 1;
@@ -180,26 +231,25 @@ impl OrderedList {
         true
     }
 
-    /// Keeps only the entries `keep` accepts, in one pass.
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
-        let mut chunks: Vec<Chunk> = Vec::with_capacity(self.chunks.len());
-        for mut chunk in std::mem::take(&mut self.chunks) {
-            chunk.entries.retain(&mut keep);
-            match chunks.last_mut() {
-                Some(last)
-                    if last.entries.len().min(chunk.entries.len()) < MIN_CHUNK
-                        && last.entries.len() + chunk.entries.len() <= MAX_CHUNK =>
-                {
-                    last.entries.extend(chunk.entries);
-                }
-                _ if chunk.entries.is_empty() => {}
-                _ => chunks.push(chunk),
+    /// Keeps the entries `keep` maps to `Some`, replaced by what it gives,
+    /// in one pass; the mapping must keep the order. The chunks come out
+    /// full.
+    pub(crate) fn retain_map(&mut self, mut keep: impl FnMut(Entry) -> Option<Entry>) {
+        let mut chunks: Vec<Chunk> = Vec::new();
+        let mut entries: Vec<Entry> = Vec::new();
+        for entry in self.iter().copied() {
+            let Some(entry) = keep(entry) else {
+                continue;
+            };
+            entries.push(entry);
+            if entries.len() == MAX_CHUNK {
+                chunks.push(Chunk::new(std::mem::take(&mut entries)));
             }
         }
-        self.chunks = chunks
-            .into_iter()
-            .map(|chunk| Chunk::new(chunk.entries))
-            .collect();
+        if !entries.is_empty() {
+            chunks.push(Chunk::new(entries));
+        }
+        self.chunks = chunks;
         self.totals = [0; 4];
         for chunk in &self.chunks {
             for (total, count) in self.totals.iter_mut().zip(chunk.counts) {
@@ -209,18 +259,18 @@ impl OrderedList {
         self.rebuild_tree();
     }
 
-    /// The insertion sequences of the entries with a status in `set` and a
-    /// time before `time`, oldest first.
-    pub(crate) fn seqs_before(&self, time: i64, set: StatusSet) -> impl Iterator<Item = u32> {
+    /// The positions of the entries with a status in `set` and a time
+    /// before `time`, oldest first.
+    pub(crate) fn positions_before(&self, time: i64, set: StatusSet) -> impl Iterator<Item = u32> {
         self.iter()
-            .take_while(move |entry| entry.time < time)
-            .filter(move |entry| set.contains(entry.status))
-            .map(|entry| entry.seq)
+            .take_while(move |entry| entry.key().0 < time)
+            .filter(move |entry| set.contains(entry.status()))
+            .map(Entry::pos)
     }
 
     /// One page of the entries with a status in `set`: skip `offset` of
     /// them in the order asked for, then take up to `limit`. Returns their
-    /// insertion sequences in page order.
+    /// positions in page order.
     pub(crate) fn page(
         &self,
         set: StatusSet,
@@ -245,8 +295,8 @@ impl OrderedList {
             let entries = &self.chunks[c].entries;
             if newest_first {
                 for entry in entries[..=at].iter().rev() {
-                    if set.contains(entry.status) {
-                        page.push(entry.seq);
+                    if set.contains(entry.status()) {
+                        page.push(entry.pos());
                         if page.len() == limit {
                             return page;
                         }
@@ -259,8 +309,8 @@ impl OrderedList {
                 at = self.chunks[c].entries.len() - 1;
             } else {
                 for entry in &entries[at..] {
-                    if set.contains(entry.status) {
-                        page.push(entry.seq);
+                    if set.contains(entry.status()) {
+                        page.push(entry.pos());
                         if page.len() == limit {
                             return page;
                         }
@@ -281,7 +331,12 @@ impl OrderedList {
         let n = self.chunks.len();
         let mut chunk = 0;
         let mut rest = rank;
-        let mut step = if n == 0 { 0 } else { 1 << n.ilog2() };
+        // A list of one chunk keeps no tree.
+        let mut step = if self.tree.is_empty() {
+            0
+        } else {
+            1 << n.ilog2()
+        };
         while step > 0 {
             let next = chunk + step;
             if next <= n {
@@ -301,7 +356,7 @@ impl OrderedList {
             entries
                 .iter()
                 .enumerate()
-                .filter(|(_, entry)| set.contains(entry.status))
+                .filter(|(_, entry)| set.contains(entry.status()))
                 .nth(rest)
                 .map_or(entries.len() - 1, |(at, _)| at)
         };
@@ -318,6 +373,11 @@ impl OrderedList {
 
     fn rebuild_tree(&mut self) {
         let n = self.chunks.len();
+        if n <= 1 {
+            // Most lists (one owner's jobs) fit in one chunk: no tree.
+            self.tree = Vec::new();
+            return;
+        }
         self.tree.clear();
         self.tree.resize(n + 1, [0; 4]);
         for i in 1..=n {
@@ -344,15 +404,16 @@ impl OrderedList {
             if chunk.entries.is_empty() || chunk.entries.len() > MAX_CHUNK {
                 return Err(format!("chunk {c} has {} entries", chunk.entries.len()));
             }
-            if Chunk::new(chunk.entries.clone()).counts != chunk.counts {
-                return Err(format!("chunk {c} counts are stale"));
+            let fresh = Chunk::new(chunk.entries.clone());
+            if (fresh.counts, fresh.last) != (chunk.counts, chunk.last) {
+                return Err(format!("chunk {c} counts or bound are stale"));
             }
             for entry in &chunk.entries {
                 if previous.is_some_and(|p| p >= entry.key()) {
                     return Err(format!("key {:?} out of order", entry.key()));
                 }
                 previous = Some(entry.key());
-                totals[entry.status.index()] += 1;
+                totals[entry.status().index()] += 1;
             }
         }
         if totals != self.totals {
@@ -371,23 +432,44 @@ impl OrderedList {
 mod tests {
     use super::*;
 
-    fn entry(time: i64, seq: u32, status: Status) -> Entry {
-        Entry { time, seq, status }
-    }
-
-    /// A list built from random-ish keys, with the sorted model beside it.
+    /// A list built from scattered keys, with the sorted model beside it.
     fn build(n: u32) -> (OrderedList, Vec<Entry>) {
         let mut list = OrderedList::default();
         let mut model = Vec::new();
-        for seq in 0..n {
-            let time = i64::from((seq * 7919) % 1000);
-            let e = entry(time, seq, Status::ALL[(seq % 4) as usize]);
+        for pos in 0..n {
+            // Mostly ascending, with a share of late arrivals.
+            let time = if pos % 5 == 0 {
+                i64::from((pos * 7919) % 1000)
+            } else {
+                i64::from(pos)
+            };
+            let e = Entry::new(time, pos, Status::ALL[(pos % 4) as usize]);
             list.insert(e);
             model.push(e);
             list.check().unwrap();
         }
         model.sort_by_key(Entry::key);
         (list, model)
+    }
+
+    #[test]
+    fn entries_pack_position_and_status() {
+        let e = Entry::new(-5, MAX_POSITIONS as u32 - 1, Status::Failed);
+        assert_eq!(std::mem::size_of::<Entry>(), 12);
+        assert_eq!(e.key(), (-5, MAX_POSITIONS as u32 - 1));
+        assert_eq!(e.status(), Status::Failed);
+        assert_eq!(e.with_status(Status::Working).status(), Status::Working);
+    }
+
+    #[test]
+    fn appending_in_order_keeps_chunks_full() {
+        let mut list = OrderedList::default();
+        for pos in 0..(MAX_CHUNK as u32 * 3) {
+            list.insert(Entry::new(i64::from(pos), pos, Status::Successful));
+        }
+        list.check().unwrap();
+        assert_eq!(list.chunks.len(), 3);
+        assert!(list.chunks.iter().all(|c| c.entries.len() == MAX_CHUNK));
     }
 
     #[test]
@@ -403,8 +485,8 @@ mod tests {
         for set in sets {
             let asc: Vec<u32> = model
                 .iter()
-                .filter(|e| set.contains(e.status))
-                .map(|e| e.seq)
+                .filter(|e| set.contains(e.status()))
+                .map(Entry::pos)
                 .collect();
             let desc: Vec<u32> = asc.iter().rev().copied().collect();
             assert_eq!(list.count(set), asc.len());
@@ -445,7 +527,7 @@ mod tests {
             .filter(|(i, _)| i % 3 != 0)
             .map(|(i, e)| {
                 if i % 3 == 1 {
-                    entry(e.time, e.seq, Status::Successful)
+                    e.with_status(Status::Successful)
                 } else {
                     e
                 }
@@ -454,11 +536,18 @@ mod tests {
         assert_eq!(list.iter().copied().collect::<Vec<_>>(), model);
         assert_eq!(list.remove((-1, 0)), None);
         assert!(!list.set_status((-1, 0), Status::Failed));
-        list.retain(|e| e.seq % 2 == 0);
+        // Keep the even positions and renumber them densely.
+        list.retain_map(|e| {
+            (e.pos() % 2 == 0).then(|| Entry::new(e.key().0, e.pos() / 2, e.status()))
+        });
         list.check().unwrap();
-        model.retain(|e| e.seq % 2 == 0);
+        let model: Vec<Entry> = model
+            .into_iter()
+            .filter(|e| e.pos() % 2 == 0)
+            .map(|e| Entry::new(e.key().0, e.pos() / 2, e.status()))
+            .collect();
         assert_eq!(list.iter().copied().collect::<Vec<_>>(), model);
-        list.retain(|_| false);
+        list.retain_map(|_| None);
         list.check().unwrap();
         assert!(list.is_empty());
         assert_eq!(list.page(StatusSet::ALL, true, 0, 20), Vec::<u32>::new());

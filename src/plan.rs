@@ -13,16 +13,16 @@
 use std::collections::HashSet;
 
 use crate::error::{Error, ErrorKind};
-use crate::job::Job;
 use crate::ordered::Key;
 use crate::query::{Caller, Query, SortKey, StatusSet};
-use crate::store::{AppIndex, JobStore, key_time};
+use crate::record::{JobRef, Record, Sym};
+use crate::store::{AppIndex, JobStore};
 
 /// One answer to a query: how many jobs match, and the page asked for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page<'a> {
     total_count: u64,
-    jobs: Vec<&'a Job>,
+    jobs: Vec<JobRef<'a>>,
 }
 
 impl<'a> Page<'a> {
@@ -32,7 +32,7 @@ impl<'a> Page<'a> {
     }
 
     /// The jobs of the page, in the order asked for.
-    pub fn jobs(&self) -> &[&'a Job] {
+    pub fn jobs(&self) -> &[JobRef<'a>] {
         &self.jobs
     }
 
@@ -44,31 +44,33 @@ impl<'a> Page<'a> {
     }
 }
 
-/// The filters a job must meet, once the query has been checked.
+/// The filters a job must meet, once the query has been checked and its
+/// names looked up.
 struct Filter<'q> {
-    app: &'q str,
-    owner: Option<&'q str>,
+    app: &'q AppIndex,
+    app_sym: Sym,
+    /// `Some(None)`: an owner no job has, so nothing is in scope.
+    owner: Option<Option<Sym>>,
     statuses: StatusSet,
-    job_action: Option<&'q str>,
+    /// `Some(None)`: an action no job has.
+    job_action: Option<Option<Sym>>,
     cluster: Option<&'q str>,
 }
 
 impl Filter<'_> {
     /// Whether the caller may see the job (SPEC §3).
-    fn in_scope(&self, job: &Job) -> bool {
-        job.app == self.app && self.owner.is_none_or(|owner| job.owner == owner)
+    fn in_scope(&self, record: &Record) -> bool {
+        record.app == self.app_sym && self.owner.is_none_or(|owner| owner == Some(record.owner))
     }
 
     /// Whether the job is in scope and meets every filter.
-    fn matches(&self, job: &Job) -> bool {
-        self.in_scope(job)
-            && self.statuses.contains(job.status)
+    fn matches(&self, pos: u32, record: &Record) -> bool {
+        self.in_scope(record)
+            && self.statuses.contains(record.status)
             && self
                 .job_action
-                .is_none_or(|action| job.job_action == action)
-            && self
-                .cluster
-                .is_none_or(|id| job.involved_resources().contains(&id))
+                .is_none_or(|action| action == Some(record.action))
+            && self.cluster.is_none_or(|id| self.app.involves(pos, id))
     }
 }
 
@@ -102,7 +104,7 @@ impl JobStore {
     /// }
     /// let page = store.describe(&Caller::user("usr-1"), &Query::new("app-1").offset(1).limit(2))?;
     /// assert_eq!(page.total_count(), 5);
-    /// let ids: Vec<&str> = page.jobs().iter().map(|job| job.job_id.as_str()).collect();
+    /// let ids: Vec<&str> = page.jobs().iter().map(|job| job.job_id()).collect();
     /// assert_eq!(ids, ["j-3", "j-2"]); // newest first, after skipping j-4
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -133,65 +135,75 @@ impl JobStore {
             None if caller.is_admin() => None,
             None => Some(caller.user_id()),
         };
+        let app = self
+            .names
+            .get(&query.app)
+            .and_then(|sym| Some((sym, self.apps.get(&sym)?)));
+        let Some((app_sym, app)) = app else {
+            return match query.job_ids.is_empty() {
+                true => Ok(Page::empty()),
+                false => Err(not_found(query.job_ids.iter())),
+            };
+        };
         let filter = Filter {
-            app: &query.app,
-            owner,
+            app,
+            app_sym,
+            owner: owner.map(|owner| self.names.get(owner)),
             statuses: query.status_set(),
-            job_action: query.job_action.as_deref(),
+            job_action: query.job_action.as_deref().map(|a| self.names.get(a)),
             cluster: query.cluster.as_deref(),
         };
         if !query.job_ids.is_empty() {
             return self.plan_ids(&filter, query);
         }
-        let Some(app) = self.apps.get(&query.app) else {
-            return Ok(Page::empty());
-        };
         if filter.job_action.is_some() || filter.cluster.is_some() {
-            return Ok(self.plan_postings(app, &filter, query));
+            return Ok(self.plan_postings(&filter, query));
         }
-        let scope = match owner {
+        let scope = match filter.owner {
             None => &app.all,
-            Some(owner) => match app.owners.get(owner) {
+            Some(owner) => match owner.and_then(|owner| app.owners.get(&owner)) {
                 Some(scope) => scope,
                 None => return Ok(Page::empty()),
             },
         };
         let list = scope.list(query.sort_key);
         let limit = query.page_limit() as usize;
-        let seqs = list.page(filter.statuses, query.reverse, query.offset, limit);
+        let positions = list.page(filter.statuses, query.reverse, query.offset, limit);
         Ok(Page {
             total_count: list.count(filter.statuses) as u64,
-            jobs: seqs.into_iter().filter_map(|seq| self.job(seq)).collect(),
+            jobs: positions
+                .into_iter()
+                .filter_map(|pos| self.at(pos))
+                .collect(),
         })
     }
 
     fn plan_ids<'s>(&'s self, filter: &Filter<'_>, query: &Query) -> Result<Page<'s>, Error> {
-        let mut seqs = Vec::with_capacity(query.job_ids.len());
-        let mut missing: Vec<String> = Vec::new();
-        let mut named_missing = HashSet::new();
+        let mut positions = Vec::with_capacity(query.job_ids.len());
+        let mut missing = Vec::new();
         for job_id in &query.job_ids {
-            let seq = self
-                .seq_of(job_id)
-                .filter(|&seq| self.job(seq).is_some_and(|job| filter.in_scope(job)));
-            match seq {
-                Some(seq) => seqs.push(seq),
-                None if named_missing.insert(job_id.as_str()) => missing.push(job_id.clone()),
-                None => {}
+            let pos = self.position(job_id);
+            match pos.and_then(|pos| Some((pos, self.record(pos)?))) {
+                Some((pos, record)) if filter.in_scope(record) => positions.push(pos),
+                _ => missing.push(job_id),
             }
         }
         if !missing.is_empty() {
-            return Err(Error::new(ErrorKind::JobsNotFound { job_ids: missing }));
+            return Err(not_found(missing.into_iter()));
         }
-        seqs.sort_unstable();
-        seqs.dedup();
-        Ok(self.order_and_page(seqs.into_iter(), filter, query))
+        positions.sort_unstable();
+        positions.dedup();
+        Ok(self.order_and_page(positions.into_iter(), filter, query))
     }
 
-    fn plan_postings<'s>(&'s self, app: &AppIndex, filter: &Filter<'_>, query: &Query) -> Page<'s> {
-        let by_action = filter.job_action.map(|action| app.actions.get(action));
+    fn plan_postings<'s>(&'s self, filter: &Filter<'_>, query: &Query) -> Page<'s> {
+        let app = filter.app;
+        let by_action = filter
+            .job_action
+            .map(|action| action.and_then(|action| app.actions.get(&action)));
         let by_cluster = filter.cluster.map(|id| app.resources.get(id));
         let postings = match (by_action, by_cluster) {
-            (Some(None), _) | (_, Some(None)) => return Page::empty(),
+            (Some(None), _) | (_, Some(None)) | (None, None) => return Page::empty(),
             (Some(Some(a)), Some(Some(c))) => {
                 if a.len() <= c.len() {
                     a
@@ -199,8 +211,7 @@ impl JobStore {
                     c
                 }
             }
-            (Some(Some(seqs)), None) | (None, Some(Some(seqs))) => seqs,
-            (None, None) => return Page::empty(),
+            (Some(Some(positions)), None) | (None, Some(Some(positions))) => positions,
         };
         self.order_and_page(postings.iter().copied(), filter, query)
     }
@@ -212,24 +223,23 @@ impl JobStore {
         filter: &Filter<'_>,
         query: &Query,
     ) -> Page<'s> {
-        let mut keys: Vec<(Key, &Job)> = candidates
-            .filter_map(|seq| {
-                let job = self.job(seq).filter(|job| filter.matches(job))?;
+        let mut keys: Vec<Key> = candidates
+            .filter_map(|pos| {
+                let record = self.record(pos)?;
+                if !filter.matches(pos, record) {
+                    return None;
+                }
                 let time = match query.sort_key {
-                    SortKey::CreateTime => job.create_time,
-                    SortKey::StatusTime => job.status_time,
+                    SortKey::CreateTime => record.create_time,
+                    SortKey::StatusTime => record.status_time,
                 };
-                Some(((key_time(time), seq), job))
+                Some((time, pos))
             })
             .collect();
         let total_count = keys.len() as u64;
         let newest_first = query.reverse;
-        let order = |a: &(Key, &Job), b: &(Key, &Job)| {
-            if newest_first {
-                b.0.cmp(&a.0)
-            } else {
-                a.0.cmp(&b.0)
-            }
+        let order = |a: &Key, b: &Key| {
+            if newest_first { b.cmp(a) } else { a.cmp(b) }
         };
         // Only the first offset + limit jobs of the order need sorting.
         let end = query.offset.saturating_add(query.page_limit());
@@ -241,8 +251,18 @@ impl JobStore {
         let jobs = keys
             .into_iter()
             .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
-            .map(|(_, job)| job)
+            .filter_map(|(_, pos)| self.at(pos))
             .collect();
         Page { total_count, jobs }
     }
+}
+
+/// The 2100 error naming each of `job_ids` once, in request order.
+fn not_found<'a>(job_ids: impl Iterator<Item = &'a String>) -> Error {
+    let mut named = HashSet::new();
+    let job_ids = job_ids
+        .filter(|id| named.insert(id.as_str()))
+        .cloned()
+        .collect();
+    Error::new(ErrorKind::JobsNotFound { job_ids })
 }

@@ -4,18 +4,22 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use indexmap::IndexSet;
 
 use crate::error::{Error, ErrorKind};
 use crate::job::{Job, Status, nanos};
-use crate::ordered::{Entry, OrderedList};
+use crate::ordered::{Entry, MAX_POSITIONS, OrderedList};
 use crate::query::{SortKey, StatusSet};
+use crate::record::{Interner, JobRef, Record, Sym};
 
 /// An in-memory store of jobs that answers `DescribeClusterJobs`.
 ///
-/// Jobs are kept in insertion order and indexed by id, by app, by (app,
-/// owner), by (app, action) and by (app, resource id); the two ordered
-/// indexes (by `create_time` and by `status_time`) count jobs by status so
-/// `total_count` and any page come without a scan.
+/// Jobs are kept in insertion order, by id, and indexed by app, by (app,
+/// owner), by (app, action) and by (app, resource id); the ordered indexes
+/// (by `create_time` and by `status_time`) count jobs by status, so
+/// `total_count` and any page come without a scan. A stored job is packed
+/// (interned names, one allocation for its text) and read back through a
+/// [`JobRef`].
 ///
 /// The store does no I/O and reads no clock: every time comes in as an
 /// argument. It is `Send + Sync` with no locking of its own; readers take
@@ -29,17 +33,21 @@ use crate::query::{SortKey, StatusSet};
 /// let at = "2018-03-04T05:37:58Z".parse()?;
 /// store.insert(Job::new("j-1", "app-1", "usr-1", "StartClusters", Status::Pending, at))?;
 /// store.set_status("j-1", Status::Working, "2018-03-04T05:38:00Z".parse()?)?;
-/// assert_eq!(store.get("j-1").map(|job| job.status), Some(Status::Working));
+/// assert_eq!(store.get("j-1").map(|job| job.status()), Some(Status::Working));
 /// assert_eq!(store.len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct JobStore {
-    /// Jobs by insertion sequence; `None` where a job was pruned.
-    pub(crate) records: Vec<Option<Job>>,
-    by_id: HashMap<String, u32>,
-    pub(crate) apps: HashMap<String, AppIndex>,
-    len: usize,
+    /// Job ids in insertion order; a job's index here is its position,
+    /// which every other index refers to.
+    ids: IndexSet<Box<str>>,
+    /// The jobs, by position. (Kept apart from `ids` so the set's spare
+    /// capacity costs an id's size, not a job's.)
+    records: Vec<Record>,
+    /// App, owner and action names.
+    pub(crate) names: Interner,
+    pub(crate) apps: HashMap<Sym, AppIndex>,
     max_jobs: usize,
 }
 
@@ -49,11 +57,11 @@ pub(crate) struct AppIndex {
     /// All jobs of the app.
     pub(crate) all: Scope,
     /// The jobs of the app by owner.
-    pub(crate) owners: HashMap<String, Scope>,
-    /// Insertion sequences, ascending, by `job_action`.
-    pub(crate) actions: HashMap<String, Vec<u32>>,
-    /// Insertion sequences, ascending, by involved resource id.
-    pub(crate) resources: HashMap<String, Vec<u32>>,
+    pub(crate) owners: HashMap<Sym, Scope>,
+    /// Positions, ascending, by action.
+    pub(crate) actions: HashMap<Sym, Vec<u32>>,
+    /// Positions, ascending, by involved resource id.
+    pub(crate) resources: HashMap<Box<str>, Vec<u32>>,
 }
 
 /// The two orders of one set of jobs.
@@ -78,31 +86,32 @@ impl Scope {
         }
     }
 
-    fn insert(&mut self, seq: u32, job: &Job) {
-        let entry = |time| Entry {
-            time: key_time(time),
-            seq,
-            status: job.status,
+    fn insert(&mut self, pos: u32, record: &Record) {
+        let status = record.status;
+        self.by_create_time
+            .insert(Entry::new(record.create_time, pos, status));
+        self.by_status_time
+            .insert(Entry::new(record.status_time, pos, status));
+    }
+
+    fn change_status(&mut self, pos: u32, record: &Record, status: Status, at: i64) {
+        self.by_create_time
+            .set_status((record.create_time, pos), status);
+        self.by_status_time.remove((record.status_time, pos));
+        self.by_status_time.insert(Entry::new(at, pos, status));
+    }
+
+    fn retain_map(&mut self, moved: &Moved) {
+        let map = |entry: Entry| {
+            let pos = moved.get(entry.pos())?;
+            Some(Entry::new(entry.key().0, pos, entry.status()))
         };
-        self.by_create_time.insert(entry(job.create_time));
-        self.by_status_time.insert(entry(job.status_time));
+        self.by_create_time.retain_map(map);
+        self.by_status_time.retain_map(map);
     }
 
-    fn change_status(&mut self, seq: u32, job: &Job, status: Status, at: i64) {
-        let create = (key_time(job.create_time), seq);
-        self.by_create_time.set_status(create, status);
-        self.by_status_time.remove((key_time(job.status_time), seq));
-        self.by_status_time.insert(Entry {
-            time: at,
-            seq,
-            status,
-        });
-    }
-
-    fn retain(&mut self, dead: &[bool]) {
-        let alive = |entry: &Entry| !dead.get(entry.seq as usize).copied().unwrap_or(false);
-        self.by_create_time.retain(alive);
-        self.by_status_time.retain(alive);
+    fn is_empty(&self) -> bool {
+        self.by_create_time.is_empty()
     }
 
     fn check(&self) -> Result<(), String> {
@@ -111,7 +120,60 @@ impl Scope {
     }
 }
 
-/// The index key of a stored job's time. Stored times were checked by
+/// Where each job went when some were dropped: old position → new one.
+struct Moved {
+    /// `None` for a dropped job.
+    to: Vec<Option<u32>>,
+}
+
+impl Moved {
+    fn get(&self, pos: u32) -> Option<u32> {
+        self.to.get(pos as usize).copied().flatten()
+    }
+}
+
+impl AppIndex {
+    fn insert(&mut self, pos: u32, record: &Record, resources: &[&str]) {
+        self.all.insert(pos, record);
+        self.owners
+            .entry(record.owner)
+            .or_default()
+            .insert(pos, record);
+        self.actions.entry(record.action).or_default().push(pos);
+        for &id in resources {
+            match self.resources.get_mut(id) {
+                Some(positions) => positions.push(pos),
+                None => {
+                    self.resources.insert(id.into(), vec![pos]);
+                }
+            }
+        }
+    }
+
+    /// Renumbers every index after a prune, dropping the keys left empty.
+    fn retain_map(&mut self, moved: &Moved) {
+        self.all.retain_map(moved);
+        self.owners.retain(|_, scope| {
+            scope.retain_map(moved);
+            !scope.is_empty()
+        });
+        let renumber = |positions: &mut Vec<u32>| {
+            *positions = positions.iter().filter_map(|&pos| moved.get(pos)).collect();
+            !positions.is_empty()
+        };
+        self.actions.retain(|_, positions| renumber(positions));
+        self.resources.retain(|_, positions| renumber(positions));
+    }
+
+    /// Whether the job at `pos` involves resource `id`.
+    pub(crate) fn involves(&self, pos: u32, id: &str) -> bool {
+        self.resources
+            .get(id)
+            .is_some_and(|positions| positions.binary_search(&pos).is_ok())
+    }
+}
+
+/// The index key of a job's time. Stored times were checked by
 /// [`Job::validate`], so the fallback is never taken.
 pub(crate) fn key_time(time: DateTime<Utc>) -> i64 {
     time.timestamp_nanos_opt().unwrap_or_default()
@@ -124,8 +186,9 @@ impl Default for JobStore {
 }
 
 impl JobStore {
-    /// The most jobs a store can hold: one per 32-bit insertion sequence.
-    pub const MAX_JOBS: usize = u32::MAX as usize;
+    /// The most jobs a store can hold (2^30 − 1): positions are packed
+    /// with the status into 32 bits in the indexes.
+    pub const MAX_JOBS: usize = MAX_POSITIONS - 1;
 
     /// An empty store.
     pub fn new() -> JobStore {
@@ -150,41 +213,52 @@ impl JobStore {
     /// ```
     pub fn with_max_jobs(max_jobs: usize) -> JobStore {
         JobStore {
+            ids: IndexSet::new(),
             records: Vec::new(),
-            by_id: HashMap::new(),
+            names: Interner::default(),
             apps: HashMap::new(),
-            len: 0,
             max_jobs: max_jobs.min(JobStore::MAX_JOBS),
         }
     }
 
     /// How many jobs are stored.
     pub fn len(&self) -> usize {
-        self.len
+        self.records.len()
     }
 
     /// Whether no job is stored.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.records.is_empty()
     }
 
     /// The job with this id.
-    pub fn get(&self, job_id: &str) -> Option<&Job> {
-        let seq = *self.by_id.get(job_id)?;
-        self.job(seq)
+    pub fn get(&self, job_id: &str) -> Option<JobRef<'_>> {
+        self.at(self.position(job_id)?)
     }
 
     /// Every stored job, in insertion order.
-    pub fn iter(&self) -> impl Iterator<Item = &Job> {
-        self.records.iter().flatten()
+    pub fn iter(&self) -> impl Iterator<Item = JobRef<'_>> {
+        self.ids
+            .iter()
+            .zip(&self.records)
+            .map(|(id, record)| JobRef::new(id, record, &self.names))
     }
 
-    pub(crate) fn seq_of(&self, job_id: &str) -> Option<u32> {
-        self.by_id.get(job_id).copied()
+    /// The position of the job with this id.
+    pub(crate) fn position(&self, job_id: &str) -> Option<u32> {
+        // Positions are below MAX_POSITIONS.
+        self.ids.get_index_of(job_id).map(|pos| pos as u32)
     }
 
-    pub(crate) fn job(&self, seq: u32) -> Option<&Job> {
-        self.records.get(seq as usize)?.as_ref()
+    /// The packed job at a position.
+    pub(crate) fn record(&self, pos: u32) -> Option<&Record> {
+        self.records.get(pos as usize)
+    }
+
+    /// The job at a position.
+    pub(crate) fn at(&self, pos: u32) -> Option<JobRef<'_>> {
+        let id = self.ids.get_index(pos as usize)?;
+        Some(JobRef::new(id, self.record(pos)?, &self.names))
     }
 
     /// Stores a new job.
@@ -210,67 +284,37 @@ impl JobStore {
     /// ```
     pub fn insert(&mut self, job: Job) -> Result<(), Error> {
         job.validate()?;
-        if self.by_id.contains_key(&job.job_id) {
+        if self.ids.contains(job.job_id.as_str()) {
             return Err(Error::new(ErrorKind::DuplicateJob { job_id: job.job_id }));
         }
-        if self.records.len() >= self.max_jobs {
-            if self.len >= self.max_jobs {
-                return Err(Error::new(ErrorKind::StoreFull {
-                    capacity: self.max_jobs,
-                }));
-            }
-            self.compact();
+        if self.len() >= self.max_jobs {
+            return Err(Error::new(ErrorKind::StoreFull {
+                capacity: self.max_jobs,
+            }));
         }
-        self.push(job);
+        // Packing may refuse the job: do it before anything is changed.
+        let mut record = Record::new(&job, 0, 0, 0)?;
+        record.app = self.names.intern(&job.app);
+        record.owner = self.names.intern(&job.owner);
+        record.action = self.names.intern(&job.job_action);
+        self.push(
+            Box::from(job.job_id.as_str()),
+            record,
+            &job.involved_resources(),
+        );
         Ok(())
     }
 
-    /// Stores a valid job under the next insertion sequence.
-    fn push(&mut self, job: Job) {
-        // `insert` keeps `records.len()` below `max_jobs` ≤ u32::MAX.
-        let seq = self.records.len() as u32;
-        let app = match self.apps.get_mut(&job.app) {
-            Some(app) => app,
-            None => self.apps.entry(job.app.clone()).or_default(),
-        };
-        app.all.insert(seq, &job);
-        match app.owners.get_mut(&job.owner) {
-            Some(scope) => scope.insert(seq, &job),
-            None => app
-                .owners
-                .entry(job.owner.clone())
-                .or_default()
-                .insert(seq, &job),
-        }
-        match app.actions.get_mut(&job.job_action) {
-            Some(seqs) => seqs.push(seq),
-            None => {
-                app.actions.insert(job.job_action.clone(), vec![seq]);
-            }
-        }
-        for id in job.involved_resources() {
-            match app.resources.get_mut(id) {
-                Some(seqs) => seqs.push(seq),
-                None => {
-                    app.resources.insert(id.to_owned(), vec![seq]);
-                }
-            }
-        }
-        self.by_id.insert(job.job_id.clone(), seq);
-        self.records.push(Some(job));
-        self.len += 1;
-    }
-
-    /// Renumbers the jobs densely, in the same order, dropping the holes
-    /// pruning left.
-    fn compact(&mut self) {
-        let records = std::mem::take(&mut self.records);
-        self.by_id.clear();
-        self.apps.clear();
-        self.len = 0;
-        for job in records.into_iter().flatten() {
-            self.push(job);
-        }
+    /// Stores a packed job at the next position and indexes it.
+    fn push(&mut self, job_id: Box<str>, record: Record, resources: &[&str]) {
+        // `insert` keeps the count below MAX_POSITIONS.
+        let pos = self.records.len() as u32;
+        self.apps
+            .entry(record.app)
+            .or_default()
+            .insert(pos, &record, resources);
+        self.ids.insert(job_id);
+        self.records.push(record);
     }
 
     /// Moves a job to `status`, at time `at` (its new `status_time`).
@@ -328,7 +372,7 @@ impl JobStore {
     /// let at = "2018-03-04T05:37:58Z".parse()?;
     /// store.insert(Job::new("j-1", "app-1", "usr-1", "StartClusters", Status::Working, at))?;
     /// store.fail("j-1", "2018-03-04T05:40:00Z".parse()?, "5000")?;
-    /// assert_eq!(store.get("j-1").map(|job| job.error_codes.as_str()), Some("5000"));
+    /// assert_eq!(store.get("j-1").map(|job| job.error_codes()), Some("5000"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn fail(
@@ -347,46 +391,43 @@ impl JobStore {
         at: DateTime<Utc>,
         error_codes: &str,
     ) -> Result<(), Error> {
-        let not_found = || {
-            Error::new(ErrorKind::JobNotFound {
+        let record = self
+            .position(job_id)
+            .and_then(|pos| Some((pos, self.records.get_mut(pos as usize)?)));
+        let Some((pos, record)) = record else {
+            return Err(Error::new(ErrorKind::JobNotFound {
                 job_id: job_id.to_owned(),
-            })
+            }));
         };
-        let seq = *self.by_id.get(job_id).ok_or_else(not_found)?;
-        let job = self
-            .records
-            .get_mut(seq as usize)
-            .and_then(Option::as_mut)
-            .ok_or_else(not_found)?;
-        if job.status == status {
+        if record.status == status {
             return Ok(());
         }
-        if !job.status.can_become(status) {
+        if !record.status.can_become(status) {
             return Err(Error::new(ErrorKind::InvalidTransition {
                 job_id: job_id.to_owned(),
-                from: job.status,
+                from: record.status,
                 to: status,
             }));
         }
         let at_key = nanos("status_time", at)?;
-        if at < job.status_time {
+        if at_key < record.status_time {
             return Err(Error::new(ErrorKind::StatusTimeBeforeCurrent {
                 job_id: job_id.to_owned(),
-                status_time: job.status_time,
+                status_time: DateTime::from_timestamp_nanos(record.status_time),
                 at,
             }));
         }
-        if let Some(app) = self.apps.get_mut(&job.app) {
-            app.all.change_status(seq, job, status, at_key);
-            if let Some(scope) = app.owners.get_mut(&job.owner) {
-                scope.change_status(seq, job, status, at_key);
+        if status == Status::Failed && !error_codes.is_empty() {
+            record.set_error_codes(error_codes)?;
+        }
+        if let Some(app) = self.apps.get_mut(&record.app) {
+            app.all.change_status(pos, record, status, at_key);
+            if let Some(scope) = app.owners.get_mut(&record.owner) {
+                scope.change_status(pos, record, status, at_key);
             }
         }
-        job.status = status;
-        job.status_time = at;
-        if status == Status::Failed {
-            error_codes.clone_into(&mut job.error_codes);
-        }
+        record.status = status;
+        record.status_time = at_key;
         Ok(())
     }
 
@@ -394,9 +435,9 @@ impl JobStore {
     /// `status_time` is before `before`, and says how many went. Jobs still
     /// `pending` or `working` are never dropped.
     ///
-    /// It walks the jobs of each app that loses some, so it costs time
-    /// linear in those apps' sizes: a call for periodic retention, not per
-    /// request.
+    /// The jobs that stay are renumbered, so a prune that drops anything
+    /// costs time linear in the store's size: a call for periodic
+    /// retention, not per request.
     ///
     /// ```
     /// use joblog::{Job, JobStore, Status};
@@ -420,37 +461,43 @@ impl JobStore {
         let finished = StatusSet::default()
             .with(Status::Successful)
             .with(Status::Failed);
-        let mut dead = Vec::new();
-        let mut pruned = 0;
-        for app in self.apps.values_mut() {
-            let victims: Vec<u32> = app
+        let mut keep = vec![true; self.len()];
+        let mut dropped = 0;
+        for app in self.apps.values() {
+            for pos in app
                 .all
                 .list(SortKey::StatusTime)
-                .seqs_before(cutoff, finished)
-                .collect();
-            if victims.is_empty() {
-                continue;
+                .positions_before(cutoff, finished)
+            {
+                keep[pos as usize] = false;
+                dropped += 1;
             }
-            if dead.is_empty() {
-                dead = vec![false; self.records.len()];
-            }
-            for &seq in &victims {
-                dead[seq as usize] = true;
-                if let Some(job) = self.records[seq as usize].take() {
-                    self.by_id.remove(&job.job_id);
-                }
-            }
-            pruned += victims.len();
-            app.retain(&dead);
         }
-        self.apps
-            .retain(|_, app| !app.all.by_create_time.is_empty());
-        self.len -= pruned;
-        // Holes cost memory; renumber once they outnumber the jobs.
-        if self.records.len() - self.len > self.len {
-            self.compact();
+        if dropped == 0 {
+            return 0;
         }
-        pruned
+        let mut next = 0;
+        let moved = Moved {
+            to: keep
+                .iter()
+                .map(|&kept| {
+                    kept.then(|| {
+                        next += 1;
+                        next - 1
+                    })
+                })
+                .collect(),
+        };
+        let mut flags = keep.iter();
+        self.ids.retain(|_| flags.next().copied().unwrap_or(true));
+        let mut flags = keep.iter();
+        self.records
+            .retain(|_| flags.next().copied().unwrap_or(true));
+        for app in self.apps.values_mut() {
+            app.retain_map(&moved);
+        }
+        self.apps.retain(|_, app| !app.all.is_empty());
+        dropped
     }
 
     /// Checks every index against the records; for tests.
@@ -460,38 +507,39 @@ impl JobStore {
     /// A description of the first difference found.
     #[doc(hidden)]
     pub fn check_invariants(&self) -> Result<(), String> {
-        let live = self.records.iter().flatten().count();
-        if live != self.len || self.by_id.len() != self.len {
+        if self.ids.len() != self.records.len() {
             return Err(format!(
-                "len {}, live records {live}, ids {}",
-                self.len,
-                self.by_id.len()
+                "{} ids, {} records",
+                self.ids.len(),
+                self.records.len()
             ));
         }
-        for (job_id, &seq) in &self.by_id {
-            if self.job(seq).map(|job| &job.job_id) != Some(job_id) {
-                return Err(format!("id index of {job_id} points to {seq}"));
-            }
-        }
-        for job in self.iter() {
-            job.validate().map_err(|err| err.to_string())?;
-        }
-        // Rebuild every index from the records, with the same sequences.
         let mut fresh = JobStore::with_max_jobs(self.max_jobs);
-        for (seq, job) in self.records.iter().enumerate() {
-            match job {
-                Some(job) => fresh.push(job.clone()),
-                None => fresh.records.push(None),
+        fresh.names = self.names.clone();
+        for job in self.iter() {
+            let owned = job.to_job();
+            owned.validate().map_err(|err| err.to_string())?;
+            let record = self
+                .position(job.job_id())
+                .and_then(|pos| self.record(pos))
+                .ok_or_else(|| format!("job {} not found by id", job.job_id()))?;
+            let resources = record.involved_resources();
+            let resources: Vec<&str> = resources.iter().map(String::as_str).collect();
+            if resources != owned.involved_resources() {
+                return Err(format!("resources of {} read back wrong", job.job_id()));
             }
-            debug_assert_eq!(fresh.records.len(), seq + 1);
+            fresh.push(job.job_id().into(), record.clone(), &resources);
         }
-        for (name, app) in &self.apps {
+        for (sym, app) in &self.apps {
             app.all.check()?;
             for scope in app.owners.values() {
                 scope.check()?;
             }
-            if fresh.apps.get(name) != Some(app) {
-                return Err(format!("indexes of app {name} differ from a rebuild"));
+            if fresh.apps.get(sym) != Some(app) {
+                return Err(format!(
+                    "indexes of app {} differ from a rebuild",
+                    self.names.name(*sym)
+                ));
             }
         }
         if fresh.apps.len() != self.apps.len() {
@@ -502,25 +550,5 @@ impl JobStore {
             ));
         }
         Ok(())
-    }
-}
-
-impl AppIndex {
-    /// Drops the dead jobs from every index of the app, and the keys left
-    /// with no job.
-    fn retain(&mut self, dead: &[bool]) {
-        let alive = |seq: &u32| !dead.get(*seq as usize).copied().unwrap_or(false);
-        self.all.retain(dead);
-        for scope in self.owners.values_mut() {
-            scope.retain(dead);
-        }
-        self.owners
-            .retain(|_, scope| !scope.by_create_time.is_empty());
-        for postings in [&mut self.actions, &mut self.resources] {
-            postings.retain(|_, seqs| {
-                seqs.retain(alive);
-                !seqs.is_empty()
-            });
-        }
     }
 }

@@ -3,7 +3,8 @@
 //! all jobs), 1,000 owners, statuses about 90% successful, 6% failed, 3%
 //! working and 1% pending, a dozen actions, create times one second apart
 //! on average with a few percent out of order, directives of about 300
-//! bytes, and one to three clusters per job.
+//! bytes, and one to three clusters per job (each cluster belongs to one
+//! app and owner).
 //!
 //! Shared by the example program (its built-in data) and the benchmarks,
 //! so both speak of the same jobs. No `rand`: a SplitMix64 stream.
@@ -89,8 +90,15 @@ pub(crate) fn job_id(i: usize) -> String {
     name("j", i as u64)
 }
 
-fn cluster(i: u64) -> String {
-    name("cl", i + 10_000_000)
+/// How many clusters each owner has in each app: a cluster lives long and
+/// sees many jobs (create, start, stop, resize, upgrade, …).
+const CLUSTERS_PER_OWNER: u64 = 2;
+
+fn cluster(app: usize, owner: usize, k: u64) -> String {
+    name(
+        "cl",
+        ((app * OWNERS + owner) as u64) * CLUSTERS_PER_OWNER + k + 10_000_000,
+    )
 }
 
 /// The first create time.
@@ -117,12 +125,12 @@ pub(crate) fn jobs(n: usize) -> Vec<Job> {
     let sum = weights[APPS - 1];
     let apps: Vec<String> = (0..APPS).map(app).collect();
     let owners: Vec<String> = (0..OWNERS).map(owner).collect();
-    let clusters_in_pool = (n as u64 / 4).max(16);
     (0..n)
         .map(|i| {
             let pick = rng.next_u64() as f64 / u64::MAX as f64 * sum;
             let app_index = weights.partition_point(|&w| w < pick).min(APPS - 1);
-            let owner = &owners[rng.below(OWNERS as u64) as usize];
+            let owner_index = rng.below(OWNERS as u64) as usize;
+            let owner = &owners[owner_index];
             let action = ACTIONS[rng.below(ACTIONS.len() as u64) as usize];
             let status = match rng.below(100) {
                 0 => Status::Pending,
@@ -149,14 +157,12 @@ pub(crate) fn jobs(n: usize) -> Vec<Job> {
             if status == Status::Failed {
                 job.error_codes = "5000".to_owned();
             }
+            // A cluster belongs to one app and one owner, who runs many
+            // jobs on each of their few clusters.
+            let first = rng.below(CLUSTERS_PER_OWNER);
             let ids: Vec<String> = (0..1 + rng.below(3))
-                .map(|_| cluster(rng.below(clusters_in_pool)))
-                .fold(Vec::new(), |mut ids, id| {
-                    if !ids.contains(&id) {
-                        ids.push(id);
-                    }
-                    ids
-                });
+                .map(|k| cluster(app_index, owner_index, (first + k) % CLUSTERS_PER_OWNER))
+                .collect();
             job.resource_ids = ids.join(" ");
             job.directive = directive(owner, action, created, &ids);
             job.resources.insert("clusters".to_owned(), ids);

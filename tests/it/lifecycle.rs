@@ -34,7 +34,7 @@ fn the_lifecycle_allows_exactly_its_moves() {
                 assert_eq!(dump(&store), before, "same status is a no-op");
             } else if allowed.contains(&(from, to)) {
                 assert_eq!(result, Ok(()), "{from} -> {to}");
-                assert_eq!((job.status, job.status_time), (to, at(5)));
+                assert_eq!((job.status(), job.status_time()), (to, at(5)));
             } else {
                 let err = result.unwrap_err();
                 assert_eq!(err.ret_code(), 1400);
@@ -96,7 +96,7 @@ fn a_change_outside_the_supported_years_is_refused() {
         "ParameterError, invalid value [2262-04-12T00:00:00Z] for field [status_time]: \
          must lie between the years 1678 and 2261"
     );
-    assert_eq!(store.get("j-1").unwrap().status, Status::Pending);
+    assert_eq!(store.get("j-1").unwrap().status(), Status::Pending);
 }
 
 #[test]
@@ -120,13 +120,13 @@ fn failing_records_error_codes_once() {
     store.fail("j-1", at(3), "1400 5000").unwrap();
     store.fail("j-1", at(4), "other").unwrap();
     let job = store.get("j-1").unwrap();
-    assert_eq!(job.status, Status::Failed);
-    assert_eq!(job.error_codes, "1400 5000");
-    assert_eq!(job.status_time, at(3));
+    assert_eq!(job.status(), Status::Failed);
+    assert_eq!(job.error_codes(), "1400 5000");
+    assert_eq!(job.status_time(), at(3));
     // set_status(Failed) records no codes.
     let mut store = store_with(Status::Pending);
     store.set_status("j-1", Status::Failed, at(2)).unwrap();
-    assert_eq!(store.get("j-1").unwrap().error_codes, "");
+    assert_eq!(store.get("j-1").unwrap().error_codes(), "");
 }
 
 #[test]
@@ -140,7 +140,7 @@ fn status_changes_move_jobs_in_the_status_time_order() {
     store.check_invariants().unwrap();
     let query = Query::new("a").sort_key(SortKey::StatusTime);
     let page = store.describe(&Caller::user("u"), &query).unwrap();
-    let ids: Vec<&str> = page.jobs().iter().map(|j| j.job_id.as_str()).collect();
+    let ids: Vec<&str> = page.jobs().iter().map(|j| j.job_id()).collect();
     assert_eq!(ids, ["j-1", "j-3", "j-4", "j-2", "j-0"]);
     let pending = store
         .describe(&Caller::user("u"), &Query::new("a").status(Status::Pending))
@@ -161,7 +161,7 @@ fn prune_drops_only_finished_jobs_before_the_cut_off() {
     }
     assert_eq!(store.prune_finished(at(10)), 2);
     store.check_invariants().unwrap();
-    let mut left: Vec<&str> = store.iter().map(|j| j.job_id.as_str()).collect();
+    let mut left: Vec<&str> = store.iter().map(|j| j.job_id()).collect();
     left.sort_unstable();
     assert_eq!(
         left,
@@ -205,6 +205,6 @@ fn many_prunes_compact_the_store() {
     let page = store
         .describe(&Caller::admin("root"), &Query::new("a").limit(3))
         .unwrap();
-    let ids: Vec<&str> = page.jobs().iter().map(|j| j.job_id.as_str()).collect();
+    let ids: Vec<&str> = page.jobs().iter().map(|j| j.job_id()).collect();
     assert_eq!(ids, ["j-290", "j-280", "j-270"]);
 }

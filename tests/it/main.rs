@@ -29,5 +29,5 @@ pub fn job(id: &str, app: &str, owner: &str, seconds: i64) -> Job {
 
 /// Every stored job, for before/after comparisons.
 pub fn dump(store: &joblog::JobStore) -> Vec<Job> {
-    store.iter().cloned().collect()
+    store.iter().map(|job| job.to_job()).collect()
 }

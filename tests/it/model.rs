@@ -407,7 +407,7 @@ fn answer(store: &JobStore, spec: &QuerySpec) -> Result<(u64, Vec<String>), Erro
         .map(|page| {
             (
                 page.total_count(),
-                page.jobs().iter().map(|j| j.job_id.clone()).collect(),
+                page.jobs().iter().map(|j| j.job_id().to_owned()).collect(),
             )
         })
         .map_err(|err| err.into_kind())

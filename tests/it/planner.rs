@@ -6,7 +6,7 @@ use crate::job;
 
 fn ids(store: &JobStore, caller: &Caller, query: &Query) -> (u64, Vec<String>) {
     let page = store.describe(caller, query).unwrap();
-    let ids = page.jobs().iter().map(|j| j.job_id.clone()).collect();
+    let ids = page.jobs().iter().map(|j| j.job_id().to_owned()).collect();
     (page.total_count(), ids)
 }
 

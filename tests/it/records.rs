@@ -268,6 +268,6 @@ fn a_full_store_refuses_until_pruned() {
     assert_eq!(store.prune_finished(at(1)), 1);
     store.insert(job("j-3", "a", "u", 2)).unwrap();
     store.check_invariants().unwrap();
-    let ids: Vec<&str> = store.iter().map(|job| job.job_id.as_str()).collect();
+    let ids: Vec<&str> = store.iter().map(|job| job.job_id()).collect();
     assert_eq!(ids, ["j-2", "j-3"]);
 }
