@@ -327,16 +327,25 @@ impl Job {
     /// Every resource id the job involves: the words of `resource_ids` and
     /// the ids of every list of `resources`, each once, in first-seen order.
     pub fn involved_resources(&self) -> Vec<&str> {
-        let mut seen: Vec<&str> = Vec::new();
-        let words = self.resource_ids.split(' ').filter(|id| !id.is_empty());
-        let listed = self.resources.values().flatten().map(String::as_str);
-        for id in words.chain(listed) {
-            if !seen.contains(&id) {
-                seen.push(id);
-            }
-        }
-        seen
+        involved_resources(&self.resource_ids, &self.resources)
     }
+}
+
+/// The resource ids of a job's `resource_ids` and `resources`, each once,
+/// in first-seen order.
+pub(crate) fn involved_resources<'a>(
+    resource_ids: &'a str,
+    resources: &'a IndexMap<String, Vec<String>>,
+) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = Vec::new();
+    let words = resource_ids.split(' ').filter(|id| !id.is_empty());
+    let listed = resources.values().flatten().map(String::as_str);
+    for id in words.chain(listed) {
+        if !seen.contains(&id) {
+            seen.push(id);
+        }
+    }
+    seen
 }
 
 fn is_blank(c: char) -> bool {

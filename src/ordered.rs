@@ -132,8 +132,17 @@ impl OrderedList {
         };
         // Appending (the common case: jobs arrive in time order) fills the
         // last chunk and then starts a new one, so chunks stay full.
-        if last.entries.len() == MAX_CHUNK && last.last < entry.key() {
-            self.push_chunk(entry);
+        if last.last < entry.key() {
+            if last.entries.len() == MAX_CHUNK {
+                self.push_chunk(entry);
+            } else {
+                let c = self.chunks.len() - 1;
+                let chunk = &mut self.chunks[c];
+                chunk.entries.push(entry);
+                chunk.counts[status] += 1;
+                chunk.last = entry.key();
+                self.tree_update(c, status, 1);
+            }
             return;
         }
         let mut c = self.chunk_for(entry.key());

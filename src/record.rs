@@ -9,15 +9,41 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 
 use crate::error::{Error, ErrorKind};
-use crate::job::{Job, Status};
+use crate::job::{Job, Status, involved_resources};
 
 /// An interned name: an app, owner or action.
 pub(crate) type Sym = u32;
+
+/// A map keyed by interned names. Syms are small numbers this crate hands
+/// out, not input an attacker picks, so a multiplicative hash is safe and
+/// much cheaper than SipHash on the insert path.
+pub(crate) type SymMap<V> = HashMap<Sym, V, BuildHasherDefault<SymHasher>>;
+
+/// Fibonacci hashing of a [`Sym`].
+#[derive(Default)]
+pub(crate) struct SymHasher(u64);
+
+impl Hasher for SymHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u32(u32::from(byte) ^ (self.0 as u32).rotate_left(8));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// Names by number and numbers by name.
 #[derive(Clone, Debug, Default)]
@@ -76,32 +102,45 @@ enum Part {
 }
 
 impl Record {
-    /// Packs a job that passed [`Job::validate`]; the names are interned
-    /// by the caller.
+    /// Packs a job that passed [`Job::validate`], reusing the directive's
+    /// buffer for the text; the names are interned by the caller.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidField`] naming `directive` when the free text
     /// passes 4 GiB.
-    pub(crate) fn new(job: &Job, app: Sym, owner: Sym, action: Sym) -> Result<Record, Error> {
-        let resources = serde_json::to_string(&job.resources).unwrap_or_default();
-        let extras = serde_json::to_string(&job.extras).unwrap_or_default();
-        let (text, ends) = pack([
-            &job.directive,
-            &job.error_codes,
-            &job.resource_ids,
-            &resources,
-            &extras,
-        ])?;
+    pub(crate) fn new(
+        directive: String,
+        job: &Job,
+        create_time: i64,
+        status_time: i64,
+    ) -> Result<Record, Error> {
+        let mut text = directive.into_bytes();
+        let mut ends = [0usize; 4];
+        ends[0] = text.len();
+        text.extend_from_slice(job.error_codes.as_bytes());
+        ends[1] = text.len();
+        text.extend_from_slice(job.resource_ids.as_bytes());
+        ends[2] = text.len();
+        // Writing into a Vec cannot fail, and maps with string keys always
+        // serialize.
+        let _ = serde_json::to_writer(&mut text, &job.resources);
+        ends[3] = text.len();
+        let _ = serde_json::to_writer(&mut text, &job.extras);
+        let text = String::from_utf8(text).unwrap_or_default();
+        if u32::try_from(text.len()).is_err() {
+            return Err(too_long());
+        }
         Ok(Record {
-            app,
-            owner,
-            action,
+            app: 0,
+            owner: 0,
+            action: 0,
             status: job.status,
-            create_time: crate::store::key_time(job.create_time),
-            status_time: crate::store::key_time(job.status_time),
-            text,
-            ends,
+            create_time,
+            status_time,
+            text: text.into_boxed_str(),
+            // Each end is at most the text's length, which fits in u32.
+            ends: ends.map(|end| end as u32),
         })
     }
 
@@ -117,14 +156,27 @@ impl Record {
 
     /// Replaces `error_codes`, keeping the other parts.
     pub(crate) fn set_error_codes(&mut self, error_codes: &str) -> Result<(), Error> {
-        let (text, ends) = pack([
+        let parts = [
             self.part(Part::Directive),
             error_codes,
             self.part(Part::ResourceIds),
             self.part(Part::Resources),
             self.part(Part::Extras),
-        ])?;
-        self.text = text;
+        ];
+        let total: usize = parts.iter().map(|part| part.len()).sum();
+        if u32::try_from(total).is_err() {
+            return Err(too_long());
+        }
+        let mut text = String::with_capacity(total);
+        let mut ends = [0u32; 4];
+        for (i, part) in parts.iter().enumerate() {
+            text.push_str(part);
+            if let Some(end) = ends.get_mut(i) {
+                // `total` fits in u32, so every prefix does.
+                *end = text.len() as u32;
+            }
+        }
+        self.text = text.into_boxed_str();
         self.ends = ends;
         Ok(())
     }
@@ -132,45 +184,21 @@ impl Record {
     /// Every resource id the job involves, as [`Job::involved_resources`]
     /// lists them.
     pub(crate) fn involved_resources(&self) -> Vec<String> {
-        let words = self
-            .part(Part::ResourceIds)
-            .split(' ')
-            .filter(|id| !id.is_empty());
         let listed: IndexMap<String, Vec<String>> =
             serde_json::from_str(self.part(Part::Resources)).unwrap_or_default();
-        let mut seen: Vec<String> = Vec::new();
-        for id in words
+        involved_resources(self.part(Part::ResourceIds), &listed)
+            .into_iter()
             .map(str::to_owned)
-            .chain(listed.into_values().flatten())
-        {
-            if !seen.contains(&id) {
-                seen.push(id);
-            }
-        }
-        seen
+            .collect()
     }
 }
 
-/// Concatenates the parts of a record's text.
-fn pack(parts: [&str; 5]) -> Result<(Box<str>, [u32; 4]), Error> {
-    let total: usize = parts.iter().map(|part| part.len()).sum();
-    if u32::try_from(total).is_err() {
-        return Err(Error::new(ErrorKind::InvalidField {
-            field: "directive",
-            value: String::new(),
-            reason: "the job's text fields must not pass 4 GiB together".to_owned(),
-        }));
-    }
-    let mut text = String::with_capacity(total);
-    let mut ends = [0u32; 4];
-    for (i, part) in parts.iter().enumerate() {
-        text.push_str(part);
-        if let Some(end) = ends.get_mut(i) {
-            // `total` fits in u32, so every prefix does.
-            *end = text.len() as u32;
-        }
-    }
-    Ok((text.into_boxed_str(), ends))
+fn too_long() -> Error {
+    Error::new(ErrorKind::InvalidField {
+        field: "directive",
+        value: String::new(),
+        reason: "the job's text fields must not pass 4 GiB together".to_owned(),
+    })
 }
 
 /// A stored job, borrowed from the [`JobStore`].

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexSet;
 
 use crate::error::{Error, ErrorKind};
-use crate::job::{Job, Status, nanos};
+use crate::job::{Job, Status, involved_resources, nanos};
 use crate::ordered::{Entry, MAX_POSITIONS, OrderedList};
 use crate::query::{SortKey, StatusSet};
-use crate::record::{Interner, JobRef, Record, Sym};
+use crate::record::{Interner, JobRef, Record, SymMap};
 
 /// An in-memory store of jobs that answers `DescribeClusterJobs`.
 ///
@@ -47,7 +47,7 @@ pub struct JobStore {
     records: Vec<Record>,
     /// App, owner and action names.
     pub(crate) names: Interner,
-    pub(crate) apps: HashMap<Sym, AppIndex>,
+    pub(crate) apps: SymMap<AppIndex>,
     max_jobs: usize,
 }
 
@@ -57,9 +57,9 @@ pub(crate) struct AppIndex {
     /// All jobs of the app.
     pub(crate) all: Scope,
     /// The jobs of the app by owner.
-    pub(crate) owners: HashMap<Sym, Scope>,
+    pub(crate) owners: SymMap<Scope>,
     /// Positions, ascending, by action.
-    pub(crate) actions: HashMap<Sym, Vec<u32>>,
+    pub(crate) actions: SymMap<Vec<u32>>,
     /// Positions, ascending, by involved resource id.
     pub(crate) resources: HashMap<Box<str>, Vec<u32>>,
 }
@@ -216,7 +216,7 @@ impl JobStore {
             ids: IndexSet::new(),
             records: Vec::new(),
             names: Interner::default(),
-            apps: HashMap::new(),
+            apps: SymMap::default(),
             max_jobs: max_jobs.min(JobStore::MAX_JOBS),
         }
     }
@@ -282,39 +282,45 @@ impl JobStore {
     /// assert_eq!(store.len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn insert(&mut self, job: Job) -> Result<(), Error> {
+    pub fn insert(&mut self, mut job: Job) -> Result<(), Error> {
         job.validate()?;
-        if self.ids.contains(job.job_id.as_str()) {
-            return Err(Error::new(ErrorKind::DuplicateJob { job_id: job.job_id }));
-        }
         if self.len() >= self.max_jobs {
+            if self.ids.contains(job.job_id.as_str()) {
+                return Err(Error::new(ErrorKind::DuplicateJob { job_id: job.job_id }));
+            }
             return Err(Error::new(ErrorKind::StoreFull {
                 capacity: self.max_jobs,
             }));
         }
-        // Packing may refuse the job: do it before anything is changed.
-        let mut record = Record::new(&job, 0, 0, 0)?;
+        let (create_time, status_time) = (key_time(job.create_time), key_time(job.status_time));
+        // Everything that can refuse the job runs before anything changes;
+        // the id goes in last, as the duplicate check. The record takes
+        // over the directive's buffer.
+        let directive = std::mem::take(&mut job.directive);
+        let mut record = Record::new(directive, &job, create_time, status_time)?;
+        let (pos, inserted) = self.ids.insert_full(std::mem::take(&mut job.job_id).into());
+        if !inserted {
+            let job_id = self.ids.get_index(pos).map(|id| id.to_string());
+            return Err(Error::new(ErrorKind::DuplicateJob {
+                job_id: job_id.unwrap_or_default(),
+            }));
+        }
         record.app = self.names.intern(&job.app);
         record.owner = self.names.intern(&job.owner);
         record.action = self.names.intern(&job.job_action);
-        self.push(
-            Box::from(job.job_id.as_str()),
-            record,
-            &job.involved_resources(),
-        );
+        let resources = involved_resources(&job.resource_ids, &job.resources);
+        // `max_jobs` keeps positions below MAX_POSITIONS.
+        self.index(pos as u32, &record, &resources);
+        self.records.push(record);
         Ok(())
     }
 
-    /// Stores a packed job at the next position and indexes it.
-    fn push(&mut self, job_id: Box<str>, record: Record, resources: &[&str]) {
-        // `insert` keeps the count below MAX_POSITIONS.
-        let pos = self.records.len() as u32;
+    /// Adds a packed job at `pos` to the app's indexes.
+    fn index(&mut self, pos: u32, record: &Record, resources: &[&str]) {
         self.apps
             .entry(record.app)
             .or_default()
-            .insert(pos, &record, resources);
-        self.ids.insert(job_id);
-        self.records.push(record);
+            .insert(pos, record, resources);
     }
 
     /// Moves a job to `status`, at time `at` (its new `status_time`).
@@ -528,7 +534,10 @@ impl JobStore {
             if resources != owned.involved_resources() {
                 return Err(format!("resources of {} read back wrong", job.job_id()));
             }
-            fresh.push(job.job_id().into(), record.clone(), &resources);
+            let pos = fresh.records.len() as u32;
+            fresh.ids.insert(job.job_id().into());
+            fresh.index(pos, record, &resources);
+            fresh.records.push(record.clone());
         }
         for (sym, app) in &self.apps {
             app.all.check()?;
