@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -264,7 +264,9 @@ impl Job {
     /// - `status_time` is not before `create_time`, and both lie in the
     ///   supported range (years 1678 to 2261, the range of a 64-bit
     ///   nanosecond count, which keeps index keys small);
-    /// - `error_codes` is empty unless the status is `failed`.
+    /// - `error_codes` is empty unless the status is `failed`;
+    /// - `extras` nests at most [`MAX_EXTRAS_DEPTH`] levels of arrays and
+    ///   objects.
     ///
     /// # Errors
     ///
@@ -321,6 +323,13 @@ impl Job {
                 check_id("resources", id)?;
             }
         }
+        if nesting(&self.extras) > MAX_EXTRAS_DEPTH {
+            return Err(invalid_field(
+                "extras",
+                "…",
+                &format!("must not nest deeper than {MAX_EXTRAS_DEPTH} levels"),
+            ));
+        }
         Ok(())
     }
 
@@ -346,6 +355,30 @@ pub(crate) fn involved_resources<'a>(
         }
     }
     seen
+}
+
+/// How deep `extras` may nest: deep enough for any real document, and far
+/// from the depth where writing or dropping it would exhaust a stack.
+pub const MAX_EXTRAS_DEPTH: usize = 64;
+
+/// How deeply an object nests (the object itself is level 1), counted
+/// without recursion so any depth is safe to measure.
+fn nesting(object: &serde_json::Map<String, serde_json::Value>) -> usize {
+    let mut deepest = 1;
+    let mut pending: Vec<(&serde_json::Value, usize)> = object.values().map(|v| (v, 2)).collect();
+    while let Some((value, depth)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &serde_json::Value>> = match value {
+            serde_json::Value::Array(items) => Box::new(items.iter()),
+            serde_json::Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth);
+        if deepest > MAX_EXTRAS_DEPTH {
+            break;
+        }
+        pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    deepest
 }
 
 fn is_blank(c: char) -> bool {
@@ -399,11 +432,43 @@ pub(crate) fn nanos(field: &'static str, time: DateTime<Utc>) -> Result<i64, Err
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn format_timestamp(time: DateTime<Utc>) -> String {
-    time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    Stamp(time).to_string()
+}
+
+/// A timestamp written the API's way; digits are placed by hand, since
+/// answers write two per job.
+pub(crate) struct Stamp(pub(crate) DateTime<Utc>);
+
+impl fmt::Display for Stamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let time = self.0;
+        let Ok(year) = u32::try_from(time.year()) else {
+            return write!(f, "{}", time.format("%Y-%m-%dT%H:%M:%SZ"));
+        };
+        if year > 9999 {
+            return write!(f, "{}", time.format("%Y-%m-%dT%H:%M:%SZ"));
+        }
+        let mut text = *b"0000-00-00T00:00:00Z";
+        let mut put = |at: usize, width: usize, mut value: u32| {
+            for slot in text[at..at + width].iter_mut().rev() {
+                *slot = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, time.month());
+        put(8, 2, time.day());
+        put(11, 2, time.hour());
+        put(14, 2, time.minute());
+        // A leap second is written as second 60, as chrono would.
+        put(17, 2, time.second() + time.nanosecond() / 1_000_000_000);
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+    }
 }
 
 /// Reads an RFC 3339 / ISO 8601 timestamp in any offset into UTC, keeping
-/// its full precision.
+/// its full precision. A leap second (`23:59:60`) is read as the second
+/// after it (`00:00:00`), as the count of seconds since the epoch has it.
 ///
 /// # Errors
 ///
@@ -416,7 +481,14 @@ pub fn format_timestamp(time: DateTime<Utc>) -> String {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
-    DateTime::parse_from_rfc3339(text).map(|time| time.to_utc())
+    let time = DateTime::parse_from_rfc3339(text)?.to_utc();
+    // A leap second (`…:59:60`) is kept as the second after it: the store
+    // counts nanoseconds since the epoch, where there is no second 60.
+    let nanos = time.timestamp_subsec_nanos();
+    Ok(match nanos.checked_sub(1_000_000_000) {
+        Some(rest) => DateTime::from_timestamp(time.timestamp() + 1, rest).unwrap_or(time),
+        None => time,
+    })
 }
 
 /// Serde for timestamps in the API's shape.
@@ -428,7 +500,7 @@ pub(crate) mod timestamp {
         time: &DateTime<Utc>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&time.format("%Y-%m-%dT%H:%M:%SZ"))
+        serializer.collect_str(&super::Stamp(*time))
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(

@@ -52,6 +52,11 @@
 //!   job is in a state that cannot change that way), an unknown id 2100, a
 //!   full store 2500.
 //! - A repeated `fail` keeps the first `error_codes`.
+//! - A leap second (`…:59:60`) is kept as the second after it, since the
+//!   store counts nanoseconds since the epoch; `parse_timestamp` reads it
+//!   that way, so a parsed record reads back unchanged.
+//! - `extras` nests at most [`MAX_EXTRAS_DEPTH`] levels, far from where
+//!   writing or dropping it could exhaust a stack.
 
 #![forbid(unsafe_code)]
 
@@ -65,7 +70,9 @@ mod store;
 mod wire;
 
 pub use crate::error::{Error, ErrorKind};
-pub use crate::job::{Job, ParseStatusError, Status, format_timestamp, parse_timestamp};
+pub use crate::job::{
+    Job, MAX_EXTRAS_DEPTH, ParseStatusError, Status, format_timestamp, parse_timestamp,
+};
 pub use crate::plan::Page;
 pub use crate::query::{Caller, Query, SortKey};
 pub use crate::record::JobRef;

@@ -1,6 +1,8 @@
 //! Integration tests, compiled as one binary.
 
+mod concurrency;
 mod example;
+mod hostile;
 mod lifecycle;
 mod model;
 mod planner;

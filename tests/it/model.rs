@@ -514,3 +514,67 @@ proptest! {
         prop_assert_eq!(reversed, all);
     }
 }
+
+/// A store built from random writes (the queries among them skipped).
+fn store_from(ops: &[Op]) -> Result<JobStore, TestCaseError> {
+    let mut store = JobStore::new();
+    let mut model = Model::default();
+    for op in ops.iter().filter(|op| !matches!(op, Op::Query(_))) {
+        step(&mut store, &mut model, op)?;
+    }
+    Ok(store)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_user_never_receives_another_owners_job(
+        ops in prop::collection::vec(op(), 20..200),
+        spec in query_spec(),
+    ) {
+        let store = store_from(&ops)?;
+        let spec = QuerySpec { admin: false, ..spec };
+        let caller = spec.caller();
+        let query = spec.query();
+        if let Ok(page) = store.describe(&caller, &query) {
+            for job in page.jobs() {
+                prop_assert_eq!(job.owner(), caller.user_id());
+                prop_assert_eq!(job.app(), query.app());
+            }
+        }
+    }
+
+    #[test]
+    fn another_owners_job_answers_like_a_missing_one(
+        ops in prop::collection::vec(op(), 20..200),
+        caller in 0u8..5,
+    ) {
+        let store = store_from(&ops)?;
+        let caller = Caller::user(owner_name(caller));
+        let hidden: Vec<_> = store.iter().filter(|job| job.owner() != caller.user_id()).take(5).collect();
+        for job in hidden {
+            let theirs = store.describe_json(&caller, &format!("app={}&jobs.1={}", job.app(), job.job_id()));
+            let missing = store.describe_json(&caller, &format!("app={}&jobs.1=j-none", job.app()));
+            prop_assert_eq!(theirs.replace(job.job_id(), "ID"), missing.replace("j-none", "ID"));
+            prop_assert!(theirs.starts_with("{\"ret_code\":2100,"), "{}", theirs);
+        }
+    }
+
+    #[test]
+    fn an_administrators_owner_filter_never_widens_beyond_the_app(
+        ops in prop::collection::vec(op(), 20..200),
+        spec in query_spec(),
+        owner in 0u8..5,
+    ) {
+        let store = store_from(&ops)?;
+        let spec = QuerySpec { admin: true, owner: Some(owner), ..spec };
+        let query = spec.query();
+        if let Ok(page) = store.describe(&spec.caller(), &query) {
+            for job in page.jobs() {
+                prop_assert_eq!(job.app(), query.app());
+                prop_assert_eq!(job.owner(), owner_name(owner));
+            }
+        }
+    }
+}

@@ -271,3 +271,33 @@ fn a_full_store_refuses_until_pruned() {
     let ids: Vec<&str> = store.iter().map(|job| job.job_id()).collect();
     assert_eq!(ids, ["j-2", "j-3"]);
 }
+
+/// Found by the `record` fuzz target: a leap second read back as the next
+/// second, so a stored job differed from the record it came from.
+#[test]
+fn a_leap_second_reads_as_the_next_second() {
+    let at = parse_timestamp("2016-12-31T23:59:60.5Z").unwrap();
+    assert_eq!(at, parse_timestamp("2017-01-01T00:00:00.5Z").unwrap());
+    let record = r#"{"job_id":"j-1","app":"a","owner":"u","job_action":"X","status":"successful",
+        "create_time":"2015-03-04T05:37:60Z","status_time":"2015-03-04T13:37:60+08:00"}"#;
+    let job: Job = serde_json::from_str(record).unwrap();
+    let mut store = JobStore::new();
+    store.insert(job.clone()).unwrap();
+    assert_eq!(store.get("j-1").unwrap().to_job(), job);
+    assert_eq!(format_timestamp(job.create_time), "2015-03-04T05:38:00Z");
+}
+
+proptest::proptest! {
+    #[test]
+    fn timestamps_are_written_as_chrono_writes_them(
+        secs in -100_000_000_000i64..300_000_000_000,
+        nanos in 0u32..2_000_000_000,
+    ) {
+        if let Some(time) = chrono::DateTime::from_timestamp(secs, nanos) {
+            proptest::prop_assert_eq!(
+                format_timestamp(time),
+                time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+            );
+        }
+    }
+}
