@@ -266,7 +266,10 @@ impl Job {
     ///   nanosecond count, which keeps index keys small);
     /// - `error_codes` is empty unless the status is `failed`;
     /// - `extras` nests at most [`MAX_EXTRAS_DEPTH`] levels of arrays and
-    ///   objects.
+    ///   objects;
+    /// - `job_id`, `error_codes` and `resource_ids` are at most
+    ///   [`MAX_SHORT_FIELD`] bytes long, `directive` at most
+    ///   [`MAX_LONG_FIELD`].
     ///
     /// # Errors
     ///
@@ -287,6 +290,19 @@ impl Job {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn validate(&self) -> Result<(), Error> {
+        let short = [
+            ("job_id", &self.job_id),
+            ("error_codes", &self.error_codes),
+            ("resource_ids", &self.resource_ids),
+        ];
+        for (field, value) in short {
+            if value.len() > MAX_SHORT_FIELD {
+                return Err(too_long(field, MAX_SHORT_FIELD));
+            }
+        }
+        if self.directive.len() > MAX_LONG_FIELD {
+            return Err(too_long("directive", MAX_LONG_FIELD));
+        }
         check_id("job_id", &self.job_id)?;
         check_id("app", &self.app)?;
         check_id("owner", &self.owner)?;
@@ -355,6 +371,20 @@ pub(crate) fn involved_resources<'a>(
         }
     }
     seen
+}
+
+/// The most bytes of `job_id`, `error_codes` and `resource_ids` each.
+pub const MAX_SHORT_FIELD: usize = u16::MAX as usize;
+/// The most bytes of `directive`, and of `resources` written as JSON.
+pub const MAX_LONG_FIELD: usize = u32::MAX as usize;
+
+/// The refusal of a field longer than the store keeps.
+pub(crate) fn too_long(field: &'static str, max: usize) -> Error {
+    Error::new(ErrorKind::InvalidField {
+        field,
+        value: "…".to_owned(),
+        reason: format!("must be at most {max} bytes long"),
+    })
 }
 
 /// How deep `extras` may nest: deep enough for any real document, and far

@@ -71,7 +71,8 @@ mod wire;
 
 pub use crate::error::{Error, ErrorKind};
 pub use crate::job::{
-    Job, MAX_EXTRAS_DEPTH, ParseStatusError, Status, format_timestamp, parse_timestamp,
+    Job, MAX_EXTRAS_DEPTH, MAX_LONG_FIELD, MAX_SHORT_FIELD, ParseStatusError, Status,
+    format_timestamp, parse_timestamp,
 };
 pub use crate::plan::Page;
 pub use crate::query::{Caller, Query, SortKey};

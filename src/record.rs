@@ -14,8 +14,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 
-use crate::error::{Error, ErrorKind};
-use crate::job::{Job, Status, involved_resources};
+use crate::error::Error;
+use crate::job::{Job, Status, involved_resources, too_long};
 
 /// An interned name: an app, owner or action.
 pub(crate) type Sym = u32;
@@ -73,27 +73,33 @@ impl Interner {
     }
 }
 
-/// One stored job, without its id (the id is the store's map key).
+/// One stored job: 64 bytes plus one allocation holding its text.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Record {
-    pub(crate) app: Sym,
-    pub(crate) owner: Sym,
-    pub(crate) action: Sym,
-    pub(crate) status: Status,
     /// Nanoseconds since the epoch.
     pub(crate) create_time: i64,
     /// Nanoseconds since the epoch.
     pub(crate) status_time: i64,
-    /// `directive`, `error_codes`, `resource_ids`, `resources` as JSON and
-    /// `extras` as JSON, one after the other.
+    /// `job_id`, `directive`, `error_codes`, `resource_ids`, `resources` as
+    /// JSON and `extras` as JSON, one after the other.
     text: Box<str>,
-    /// Where each of the first four parts of `text` ends.
-    ends: [u32; 4],
+    pub(crate) app: Sym,
+    pub(crate) owner: Sym,
+    pub(crate) action: Sym,
+    directive_len: u32,
+    resources_len: u32,
+    id_len: u16,
+    error_codes_len: u16,
+    resource_ids_len: u16,
+    pub(crate) status: Status,
 }
+
+use crate::job::{MAX_LONG_FIELD, MAX_SHORT_FIELD};
 
 /// The parts of [`Record::text`], in order.
 #[derive(Clone, Copy)]
 enum Part {
+    JobId,
     Directive,
     ErrorCodes,
     ResourceIds,
@@ -101,83 +107,139 @@ enum Part {
     Extras,
 }
 
+/// The texts a record is packed from.
+struct Texts<'a> {
+    job_id: &'a str,
+    directive: &'a str,
+    error_codes: &'a str,
+    resource_ids: &'a str,
+    resources: &'a [u8],
+    extras: &'a [u8],
+}
+
 impl Record {
-    /// Packs a job that passed [`Job::validate`], reusing the directive's
-    /// buffer for the text; the names are interned by the caller.
+    /// Packs a job that passed [`Job::validate`]; the names are interned
+    /// by the caller.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidField`] naming `directive` when the free text
-    /// passes 4 GiB.
-    pub(crate) fn new(
-        directive: String,
-        job: &Job,
-        create_time: i64,
-        status_time: i64,
-    ) -> Result<Record, Error> {
-        let mut text = directive.into_bytes();
-        let mut ends = [0usize; 4];
-        ends[0] = text.len();
-        text.extend_from_slice(job.error_codes.as_bytes());
-        ends[1] = text.len();
-        text.extend_from_slice(job.resource_ids.as_bytes());
-        ends[2] = text.len();
+    /// [`ErrorKind::InvalidField`] when `directive` or `resources` passes
+    /// 4 GiB (the short fields' limits are checked by [`Job::validate`]).
+    pub(crate) fn new(job: &Job, create_time: i64, status_time: i64) -> Result<Record, Error> {
         // Writing into a Vec cannot fail, and maps with string keys always
         // serialize.
-        let _ = serde_json::to_writer(&mut text, &job.resources);
-        ends[3] = text.len();
-        let _ = serde_json::to_writer(&mut text, &job.extras);
-        let text = String::from_utf8(text).unwrap_or_default();
-        if u32::try_from(text.len()).is_err() {
-            return Err(too_long());
-        }
-        Ok(Record {
+        let mut resources = Vec::new();
+        let _ = serde_json::to_writer(&mut resources, &job.resources);
+        let mut extras = Vec::new();
+        let _ = serde_json::to_writer(&mut extras, &job.extras);
+        let mut record = Record {
+            create_time,
+            status_time,
+            text: Box::default(),
             app: 0,
             owner: 0,
             action: 0,
+            directive_len: 0,
+            resources_len: 0,
+            id_len: 0,
+            error_codes_len: 0,
+            resource_ids_len: 0,
             status: job.status,
-            create_time,
-            status_time,
-            text: text.into_boxed_str(),
-            // Each end is at most the text's length, which fits in u32.
-            ends: ends.map(|end| end as u32),
-        })
+        };
+        record.pack(&Texts {
+            job_id: &job.job_id,
+            directive: &job.directive,
+            error_codes: &job.error_codes,
+            resource_ids: &job.resource_ids,
+            resources: &resources,
+            extras: &extras,
+        })?;
+        Ok(record)
+    }
+
+    /// Replaces the text; changes nothing when a part is too long.
+    fn pack(&mut self, texts: &Texts<'_>) -> Result<(), Error> {
+        let short = |field: &'static str, text: &str| {
+            u16::try_from(text.len()).map_err(|_| too_long(field, MAX_SHORT_FIELD))
+        };
+        let long = |field: &'static str, len: usize| {
+            u32::try_from(len).map_err(|_| too_long(field, MAX_LONG_FIELD))
+        };
+        let lens = (
+            short("job_id", texts.job_id)?,
+            long("directive", texts.directive.len())?,
+            short("error_codes", texts.error_codes)?,
+            short("resource_ids", texts.resource_ids)?,
+            long("resources", texts.resources.len())?,
+        );
+        let mut text = Vec::with_capacity(
+            texts.job_id.len()
+                + texts.directive.len()
+                + texts.error_codes.len()
+                + texts.resource_ids.len()
+                + texts.resources.len()
+                + texts.extras.len(),
+        );
+        for part in [
+            texts.job_id.as_bytes(),
+            texts.directive.as_bytes(),
+            texts.error_codes.as_bytes(),
+            texts.resource_ids.as_bytes(),
+            texts.resources,
+            texts.extras,
+        ] {
+            text.extend_from_slice(part);
+        }
+        // Every part is UTF-8: strings, and JSON that serde_json wrote.
+        let text = String::from_utf8(text).unwrap_or_default();
+        self.text = text.into_boxed_str();
+        (
+            self.id_len,
+            self.directive_len,
+            self.error_codes_len,
+            self.resource_ids_len,
+            self.resources_len,
+        ) = lens;
+        Ok(())
     }
 
     fn part(&self, part: Part) -> &str {
+        let lens = [
+            usize::from(self.id_len),
+            self.directive_len as usize,
+            usize::from(self.error_codes_len),
+            usize::from(self.resource_ids_len),
+            self.resources_len as usize,
+        ];
         let i = part as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        let end = self
-            .ends
-            .get(i)
-            .map_or(self.text.len(), |&end| end as usize);
+        let start: usize = lens[..i].iter().sum();
+        let end = lens.get(i).map_or(self.text.len(), |len| start + len);
         self.text.get(start..end).unwrap_or_default()
     }
 
+    /// The job's id.
+    pub(crate) fn job_id(&self) -> &str {
+        self.part(Part::JobId)
+    }
+
     /// Replaces `error_codes`, keeping the other parts.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidField`] when `error_codes` passes 64 KiB; the
+    /// record is unchanged.
     pub(crate) fn set_error_codes(&mut self, error_codes: &str) -> Result<(), Error> {
-        let parts = [
-            self.part(Part::Directive),
+        let texts = Texts {
+            job_id: self.part(Part::JobId),
+            directive: self.part(Part::Directive),
             error_codes,
-            self.part(Part::ResourceIds),
-            self.part(Part::Resources),
-            self.part(Part::Extras),
-        ];
-        let total: usize = parts.iter().map(|part| part.len()).sum();
-        if u32::try_from(total).is_err() {
-            return Err(too_long());
-        }
-        let mut text = String::with_capacity(total);
-        let mut ends = [0u32; 4];
-        for (i, part) in parts.iter().enumerate() {
-            text.push_str(part);
-            if let Some(end) = ends.get_mut(i) {
-                // `total` fits in u32, so every prefix does.
-                *end = text.len() as u32;
-            }
-        }
-        self.text = text.into_boxed_str();
-        self.ends = ends;
+            resource_ids: self.part(Part::ResourceIds),
+            resources: self.part(Part::Resources).as_bytes(),
+            extras: self.part(Part::Extras).as_bytes(),
+        };
+        let mut changed = self.clone();
+        changed.pack(&texts)?;
+        *self = changed;
         Ok(())
     }
 
@@ -191,14 +253,6 @@ impl Record {
             .map(str::to_owned)
             .collect()
     }
-}
-
-fn too_long() -> Error {
-    Error::new(ErrorKind::InvalidField {
-        field: "directive",
-        value: String::new(),
-        reason: "the job's text fields must not pass 4 GiB together".to_owned(),
-    })
 }
 
 /// A stored job, borrowed from the [`JobStore`].
@@ -224,23 +278,18 @@ fn too_long() -> Error {
 /// [`JobStore`]: crate::JobStore
 #[derive(Clone, Copy)]
 pub struct JobRef<'a> {
-    job_id: &'a str,
     record: &'a Record,
     names: &'a Interner,
 }
 
 impl<'a> JobRef<'a> {
-    pub(crate) fn new(job_id: &'a str, record: &'a Record, names: &'a Interner) -> JobRef<'a> {
-        JobRef {
-            job_id,
-            record,
-            names,
-        }
+    pub(crate) fn new(record: &'a Record, names: &'a Interner) -> JobRef<'a> {
+        JobRef { record, names }
     }
 
     /// The job id.
     pub fn job_id(&self) -> &'a str {
-        self.job_id
+        self.record.job_id()
     }
 
     /// The app the job belongs to.
@@ -312,7 +361,7 @@ impl<'a> JobRef<'a> {
     pub fn to_job(&self) -> Job {
         Job {
             status: self.status(),
-            job_id: self.job_id.to_owned(),
+            job_id: self.job_id().to_owned(),
             app: self.app().to_owned(),
             directive: self.directive().to_owned(),
             job_action: self.job_action().to_owned(),
@@ -330,7 +379,7 @@ impl<'a> JobRef<'a> {
 impl fmt::Debug for JobRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JobRef")
-            .field("job_id", &self.job_id)
+            .field("job_id", &self.job_id())
             .field("app", &self.app())
             .field("owner", &self.owner())
             .field("job_action", &self.job_action())
@@ -348,14 +397,23 @@ impl fmt::Debug for JobRef<'_> {
 
 impl PartialEq for JobRef<'_> {
     fn eq(&self, other: &JobRef<'_>) -> bool {
-        self.job_id == other.job_id
-            && self.app() == other.app()
+        self.app() == other.app()
             && self.owner() == other.owner()
             && self.job_action() == other.job_action()
             && self.record.status == other.record.status
             && self.record.create_time == other.record.create_time
             && self.record.status_time == other.record.status_time
             && self.record.text == other.record.text
-            && self.record.ends == other.record.ends
+            && (
+                self.record.id_len,
+                self.record.directive_len,
+                self.record.error_codes_len,
+            ) == (
+                other.record.id_len,
+                other.record.directive_len,
+                other.record.error_codes_len,
+            )
+            && (self.record.resource_ids_len, self.record.resources_len)
+                == (other.record.resource_ids_len, other.record.resources_len)
     }
 }

@@ -4,7 +4,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use indexmap::IndexSet;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry as Slot;
 
 use crate::error::{Error, ErrorKind};
 use crate::job::{Job, Status, involved_resources, nanos};
@@ -39,12 +42,14 @@ use crate::record::{Interner, JobRef, Record, SymMap};
 /// ```
 #[derive(Clone, Debug)]
 pub struct JobStore {
-    /// Job ids in insertion order; a job's index here is its position,
+    /// The jobs in insertion order; a job's index here is its position,
     /// which every other index refers to.
-    ids: IndexSet<Box<str>>,
-    /// The jobs, by position. (Kept apart from `ids` so the set's spare
-    /// capacity costs an id's size, not a job's.)
     records: Vec<Record>,
+    /// Positions by job id (the id itself lives in the record): 4 bytes a
+    /// job plus the table's spare room.
+    ids: HashTable<u32>,
+    /// SipHash with a random key: ids come from outside.
+    hasher: RandomState,
     /// App, owner and action names.
     pub(crate) names: Interner,
     pub(crate) apps: SymMap<AppIndex>,
@@ -213,8 +218,9 @@ impl JobStore {
     /// ```
     pub fn with_max_jobs(max_jobs: usize) -> JobStore {
         JobStore {
-            ids: IndexSet::new(),
             records: Vec::new(),
+            ids: HashTable::new(),
+            hasher: RandomState::new(),
             names: Interner::default(),
             apps: SymMap::default(),
             max_jobs: max_jobs.min(JobStore::MAX_JOBS),
@@ -238,16 +244,20 @@ impl JobStore {
 
     /// Every stored job, in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = JobRef<'_>> {
-        self.ids
+        self.records
             .iter()
-            .zip(&self.records)
-            .map(|(id, record)| JobRef::new(id, record, &self.names))
+            .map(|record| JobRef::new(record, &self.names))
     }
 
     /// The position of the job with this id.
     pub(crate) fn position(&self, job_id: &str) -> Option<u32> {
-        // Positions are below MAX_POSITIONS.
-        self.ids.get_index_of(job_id).map(|pos| pos as u32)
+        let records = &self.records;
+        let is = |pos: &u32| {
+            records
+                .get(*pos as usize)
+                .is_some_and(|r| r.job_id() == job_id)
+        };
+        self.ids.find(self.hasher.hash_one(job_id), is).copied()
     }
 
     /// The packed job at a position.
@@ -257,8 +267,7 @@ impl JobStore {
 
     /// The job at a position.
     pub(crate) fn at(&self, pos: u32) -> Option<JobRef<'_>> {
-        let id = self.ids.get_index(pos as usize)?;
-        Some(JobRef::new(id, self.record(pos)?, &self.names))
+        Some(JobRef::new(self.record(pos)?, &self.names))
     }
 
     /// Stores a new job.
@@ -282,10 +291,10 @@ impl JobStore {
     /// assert_eq!(store.len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn insert(&mut self, mut job: Job) -> Result<(), Error> {
+    pub fn insert(&mut self, job: Job) -> Result<(), Error> {
         job.validate()?;
         if self.len() >= self.max_jobs {
-            if self.ids.contains(job.job_id.as_str()) {
+            if self.position(&job.job_id).is_some() {
                 return Err(Error::new(ErrorKind::DuplicateJob { job_id: job.job_id }));
             }
             return Err(Error::new(ErrorKind::StoreFull {
@@ -293,24 +302,32 @@ impl JobStore {
             }));
         }
         let (create_time, status_time) = (key_time(job.create_time), key_time(job.status_time));
-        // Everything that can refuse the job runs before anything changes;
-        // the id goes in last, as the duplicate check. The record takes
-        // over the directive's buffer.
-        let directive = std::mem::take(&mut job.directive);
-        let mut record = Record::new(directive, &job, create_time, status_time)?;
-        let (pos, inserted) = self.ids.insert_full(std::mem::take(&mut job.job_id).into());
-        if !inserted {
-            let job_id = self.ids.get_index(pos).map(|id| id.to_string());
-            return Err(Error::new(ErrorKind::DuplicateJob {
-                job_id: job_id.unwrap_or_default(),
-            }));
+        // Everything that can refuse the job runs before anything changes.
+        let mut record = Record::new(&job, create_time, status_time)?;
+        let (records, hasher) = (&self.records, &self.hasher);
+        let hash = hasher.hash_one(&job.job_id);
+        let is = |pos: &u32| {
+            records
+                .get(*pos as usize)
+                .is_some_and(|r| r.job_id() == job.job_id)
+        };
+        let rehash =
+            |pos: &u32| hasher.hash_one(records.get(*pos as usize).map_or("", Record::job_id));
+        // `max_jobs` keeps positions below MAX_POSITIONS.
+        let pos = records.len() as u32;
+        match self.ids.entry(hash, is, rehash) {
+            Slot::Occupied(_) => {
+                return Err(Error::new(ErrorKind::DuplicateJob { job_id: job.job_id }));
+            }
+            Slot::Vacant(slot) => {
+                slot.insert(pos);
+            }
         }
         record.app = self.names.intern(&job.app);
         record.owner = self.names.intern(&job.owner);
         record.action = self.names.intern(&job.job_action);
         let resources = involved_resources(&job.resource_ids, &job.resources);
-        // `max_jobs` keeps positions below MAX_POSITIONS.
-        self.index(pos as u32, &record, &resources);
+        self.index(pos, &record, &resources);
         self.records.push(record);
         Ok(())
     }
@@ -494,8 +511,13 @@ impl JobStore {
                 })
                 .collect(),
         };
-        let mut flags = keep.iter();
-        self.ids.retain(|_| flags.next().copied().unwrap_or(true));
+        self.ids.retain(|pos| match moved.get(*pos) {
+            Some(to) => {
+                *pos = to;
+                true
+            }
+            None => false,
+        });
         let mut flags = keep.iter();
         self.records
             .retain(|_| flags.next().copied().unwrap_or(true));
@@ -535,7 +557,9 @@ impl JobStore {
                 return Err(format!("resources of {} read back wrong", job.job_id()));
             }
             let pos = fresh.records.len() as u32;
-            fresh.ids.insert(job.job_id().into());
+            if self.position(job.job_id()) != Some(pos) {
+                return Err(format!("id index of {} is wrong", job.job_id()));
+            }
             fresh.index(pos, record, &resources);
             fresh.records.push(record.clone());
         }

@@ -92,7 +92,7 @@ pub(crate) fn job_id(i: usize) -> String {
 
 /// How many clusters each owner has in each app: a cluster lives long and
 /// sees many jobs (create, start, stop, resize, upgrade, …).
-const CLUSTERS_PER_OWNER: u64 = 2;
+const CLUSTERS_PER_OWNER: u64 = 3;
 
 fn cluster(app: usize, owner: usize, k: u64) -> String {
     name(

@@ -301,3 +301,64 @@ proptest::proptest! {
         }
     }
 }
+
+/// Found by the `record` fuzz target: a number in `extras` that JSON
+/// parsing rounded imprecisely read back as a different number once
+/// stored. serde_json's `float_roundtrip` parses exactly.
+#[test]
+fn numbers_in_extras_read_back_exactly() {
+    let record = format!(
+        r#"{{"job_id":"j-1","app":"a","owner":"u","job_action":"X","status":"pending",
+            "create_time":"2015-03-04T05:37:58Z","extras":{{"a":[19{},2.5,0.1,1e-300]}}}}"#,
+        "0".repeat(114)
+    );
+    let job: Job = serde_json::from_str(&record).unwrap();
+    let mut store = JobStore::new();
+    store.insert(job.clone()).unwrap();
+    assert_eq!(store.get("j-1").unwrap().to_job(), job);
+    assert_eq!(
+        store.get("j-1").unwrap().extras_json(),
+        r#"{"a":[1.9e+115,2.5,0.1,1e-300]}"#
+    );
+}
+
+#[test]
+fn long_fields_are_refused_at_their_limits() {
+    let long = "x".repeat(joblog::MAX_SHORT_FIELD + 1);
+    for field in ["job_id", "error_codes", "resource_ids"] {
+        let mut job = job("j-1", "a", "u", 0);
+        job.status = Status::Failed;
+        match field {
+            "job_id" => job.job_id = long.clone(),
+            "error_codes" => job.error_codes = long.clone(),
+            _ => job.resource_ids = long.clone(),
+        }
+        let err = job.validate().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "ParameterError, invalid value […] for field [{field}]: must be at most 65535 bytes long"
+            )
+        );
+        // At the limit is fine.
+        let mut fits = job.clone();
+        match field {
+            "job_id" => fits.job_id.pop(),
+            "error_codes" => fits.error_codes.pop(),
+            _ => fits.resource_ids.pop(),
+        };
+        let mut store = JobStore::new();
+        store.insert(fits.clone()).unwrap();
+        assert_eq!(store.get(&fits.job_id).unwrap().to_job(), fits);
+    }
+    // error_codes recorded by a status change obey the same limit.
+    let mut store = JobStore::new();
+    store.insert(job("j-1", "a", "u", 0)).unwrap();
+    let before = dump(&store);
+    let err = store.fail("j-1", at(1), &long).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ParameterError, invalid value […] for field [error_codes]: must be at most 65535 bytes long"
+    );
+    assert_eq!(dump(&store), before);
+}
