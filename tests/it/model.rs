@@ -578,3 +578,30 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn requests_good_or_bad_change_nothing(
+        ops in prop::collection::vec(op(), 20..150),
+        requests in prop::collection::vec(
+            prop_oneof![
+                any::<String>(),
+                "app=app-a&[a-z._0-9%+=&-]{0,40}",
+                query_spec().prop_map(|spec| spec.query().to_string()),
+            ],
+            1..10,
+        ),
+        admin in any::<bool>(),
+    ) {
+        let store = store_from(&ops)?;
+        let before = crate::dump(&store);
+        let caller = if admin { Caller::admin("usr-0") } else { Caller::user("usr-0") };
+        for request in &requests {
+            let _ = store.describe_json(&caller, request);
+        }
+        prop_assert_eq!(crate::dump(&store), before);
+        store.check_invariants().map_err(TestCaseError::fail)?;
+    }
+}
