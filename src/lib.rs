@@ -37,6 +37,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # The crate
+//!
+//! - [`Job`] and [`Status`]: the record a control plane inserts, its
+//!   lifecycle and its rules ([`Job::validate`]).
+//! - [`JobStore`]: insert, [`JobStore::set_status`] / [`JobStore::fail`],
+//!   [`JobStore::prune_finished`], and the indexes; stored jobs are read as
+//!   [`JobRef`]s.
+//! - [`Caller`], [`Query`] and [`SortKey`]: who asks what, typed;
+//!   [`JobStore::describe`] plans and answers it as a [`Page`].
+//! - The wire: a request string parses into a [`Query`] (`FromStr`) and
+//!   prints back (`Display`); [`JobStore::describe_request`] answers it as a
+//!   [`Response`] of [`JobElement`]s, [`JobStore::describe_json`] as the
+//!   API's JSON; [`ErrorResponse`] reads a failure back.
+//! - [`Error`] and [`ErrorKind`]: every refusal, with the API's `ret_code`.
+//!
 //! # Decisions the API page leaves open
 //!
 //! - Timestamps must lie between the years 1678 and 2261 (a 64-bit
