@@ -561,4 +561,64 @@ mod tests {
         assert!(list.is_empty());
         assert_eq!(list.page(StatusSet::ALL, true, 0, 20), Vec::<u32>::new());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+        /// Random inserts (mostly near the end, some anywhere), removals
+        /// and status changes across many chunks, against a sorted map.
+        #[test]
+        fn random_edits_agree_with_a_sorted_map(
+            ops in proptest::collection::vec((0u8..10, 0u32..4000, 0u8..4), 1..3000),
+            queries in proptest::collection::vec((0u8..16, 0u64..3000, proptest::bool::ANY), 1..20),
+        ) {
+            let mut list = OrderedList::default();
+            let mut model = std::collections::BTreeMap::new();
+            let mut next_pos = 0u32;
+            for (i, &(kind, at, status)) in ops.iter().enumerate() {
+                let status = Status::ALL[usize::from(status)];
+                match kind {
+                    0..=5 => {
+                        let time = if kind < 4 { i64::from(next_pos) } else { i64::from(at) };
+                        let entry = Entry::new(time, next_pos, status);
+                        next_pos += 1;
+                        list.insert(entry);
+                        model.insert(entry.key(), entry);
+                    }
+                    6 | 7 => {
+                        let key = model.keys().nth(at as usize % model.len().max(1)).copied();
+                        if let Some(key) = key {
+                            proptest::prop_assert_eq!(list.remove(key), model.remove(&key));
+                        }
+                    }
+                    _ => {
+                        let key = model.keys().nth(at as usize % model.len().max(1)).copied();
+                        if let Some(key) = key {
+                            proptest::prop_assert!(list.set_status(key, status));
+                            model.insert(key, Entry::new(key.0, key.1, status));
+                        }
+                    }
+                }
+                if i % 101 == 0 {
+                    list.check().map_err(proptest::test_runner::TestCaseError::fail)?;
+                }
+            }
+            list.check().map_err(proptest::test_runner::TestCaseError::fail)?;
+            let all: Vec<Entry> = model.values().copied().collect();
+            proptest::prop_assert_eq!(list.iter().copied().collect::<Vec<_>>(), all.clone());
+            for (bits, offset, newest_first) in queries {
+                let set = Status::ALL
+                    .into_iter()
+                    .filter(|s| bits & (1 << s.index()) != 0)
+                    .fold(StatusSet::default(), StatusSet::with);
+                let mut want: Vec<u32> =
+                    all.iter().filter(|e| set.contains(e.status())).map(Entry::pos).collect();
+                if newest_first {
+                    want.reverse();
+                }
+                let want: Vec<u32> = want.into_iter().skip(offset as usize).take(37).collect();
+                proptest::prop_assert_eq!(list.page(set, newest_first, offset, 37), want);
+            }
+        }
+    }
 }
