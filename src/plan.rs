@@ -140,10 +140,11 @@ impl JobStore {
             .get(&query.app)
             .and_then(|sym| Some((sym, self.apps.get(&sym)?)));
         let Some((app_sym, app)) = app else {
-            return match query.job_ids.is_empty() {
-                true => Ok(Page::empty()),
-                false => Err(not_found(query.job_ids.iter())),
-            };
+            // No job of the app exists, so every named id is missing.
+            if query.job_ids.is_empty() {
+                return Ok(Page::empty());
+            }
+            return Err(not_found(query.job_ids.iter()));
         };
         let filter = Filter {
             app,

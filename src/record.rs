@@ -203,14 +203,32 @@ impl Record {
         Ok(())
     }
 
-    fn part(&self, part: Part) -> &str {
-        let lens = [
+    /// The lengths of the text's parts but the last (`extras` runs to the
+    /// end).
+    fn lens(&self) -> [usize; 5] {
+        [
             usize::from(self.id_len),
             self.directive_len as usize,
             usize::from(self.error_codes_len),
             usize::from(self.resource_ids_len),
             self.resources_len as usize,
-        ];
+        ]
+    }
+
+    /// Everything but the interned names, which only mean something within
+    /// one store.
+    fn content(&self) -> (Status, i64, i64, &str, [usize; 5]) {
+        (
+            self.status,
+            self.create_time,
+            self.status_time,
+            &self.text,
+            self.lens(),
+        )
+    }
+
+    fn part(&self, part: Part) -> &str {
+        let lens = self.lens();
         let i = part as usize;
         let start: usize = lens[..i].iter().sum();
         let end = lens.get(i).map_or(self.text.len(), |len| start + len);
@@ -400,20 +418,6 @@ impl PartialEq for JobRef<'_> {
         self.app() == other.app()
             && self.owner() == other.owner()
             && self.job_action() == other.job_action()
-            && self.record.status == other.record.status
-            && self.record.create_time == other.record.create_time
-            && self.record.status_time == other.record.status_time
-            && self.record.text == other.record.text
-            && (
-                self.record.id_len,
-                self.record.directive_len,
-                self.record.error_codes_len,
-            ) == (
-                other.record.id_len,
-                other.record.directive_len,
-                other.record.error_codes_len,
-            )
-            && (self.record.resource_ids_len, self.record.resources_len)
-                == (other.record.resource_ids_len, other.record.resources_len)
+            && self.record.content() == other.record.content()
     }
 }
