@@ -10,6 +10,7 @@
 #[path = "support/dataset.rs"]
 mod dataset;
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::process::ExitCode;
@@ -40,42 +41,46 @@ struct Options {
     query: String,
 }
 
-fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
+/// Reads the command line; `Ok(None)` asks for the usage.
+fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options>, String> {
+    use lexopt::prelude::*;
+
     let mut jobs = None;
     let mut caller = None;
     let mut admin = false;
     let mut query = None;
-    let mut args = args.peekable();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--admin" => admin = true,
-            "--jobs" | "--caller" => {
-                let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
-                let slot = if arg == "--jobs" {
+    let mut parser = lexopt::Parser::from_args(args);
+    let text = |what: &str, value: OsString| {
+        value
+            .into_string()
+            .map_err(|value| format!("{what} is not valid UTF-8: {}", value.to_string_lossy()))
+    };
+    while let Some(arg) = parser.next().map_err(|err| err.to_string())? {
+        match arg {
+            Short('h') | Long("help") => return Ok(None),
+            Long("admin") => admin = true,
+            Long(name @ ("jobs" | "caller")) => {
+                let name = format!("--{name}");
+                let value = parser
+                    .value()
+                    .map_err(|_| format!("{name} needs a value"))?;
+                let value = text(&name, value)?;
+                let slot = if name == "--jobs" {
                     &mut jobs
                 } else {
                     &mut caller
                 };
                 if slot.replace(value).is_some() {
-                    return Err(format!("{arg} is given more than once"));
+                    return Err(format!("{name} is given more than once"));
                 }
             }
-            "--" => {
-                if let Some(rest) = args.next() {
-                    if query.replace(rest).is_some() {
-                        return Err("give exactly one QUERY".to_owned());
-                    }
-                }
-            }
-            option if option.starts_with("--") => {
-                return Err(format!("unknown option {option}"));
-            }
-            _ => {
-                if query.replace(arg).is_some() {
+            Value(value) => {
+                if query.replace(text("QUERY", value)?).is_some() {
                     return Err("give exactly one QUERY".to_owned());
                 }
             }
+            Long(option) => return Err(format!("unknown option --{option}")),
+            Short(option) => return Err(format!("unknown option -{option}")),
         }
     }
     let query = query.ok_or("missing QUERY")?;
@@ -108,17 +113,18 @@ fn load(path: &str) -> Result<JobStore, String> {
     Ok(store)
 }
 
-fn demo() -> JobStore {
+fn demo() -> Result<JobStore, String> {
     let mut store = JobStore::new();
     for job in dataset::jobs(DEMO_JOBS) {
-        // The generator only makes valid, distinct jobs.
-        let _ = store.insert(job);
+        store
+            .insert(job)
+            .map_err(|err| format!("the demonstration data: {err}"))?;
     }
-    store
+    Ok(store)
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args(std::env::args().skip(1)) {
+    let options = match parse_args(std::env::args_os().skip(1)) {
         Ok(Some(options)) => options,
         Ok(None) => {
             println!("{USAGE}");
@@ -129,15 +135,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let store = match &options.jobs {
-        Some(path) => match load(path) {
-            Ok(store) => store,
-            Err(problem) => {
-                eprintln!("describe: {problem}");
-                return ExitCode::from(2);
-            }
-        },
-        None => demo(),
+    let store = match options.jobs.as_deref().map_or_else(demo, load) {
+        Ok(store) => store,
+        Err(problem) => {
+            eprintln!("describe: {problem}");
+            return ExitCode::from(2);
+        }
     };
     let caller = if options.admin {
         Caller::admin(options.caller)
@@ -145,7 +148,7 @@ fn main() -> ExitCode {
         Caller::user(options.caller)
     };
     let (json, ok) = match store.describe_request(&caller, &options.query) {
-        Ok(response) => (serde_json::to_string(&response), true),
+        Ok(page) => (serde_json::to_string(&page), true),
         Err(err) => (serde_json::to_string(&err), false),
     };
     let json = match json {

@@ -4,7 +4,8 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::job::{Status, format_timestamp};
+use crate::status::Status;
+use crate::time::format_timestamp;
 
 /// Everything that can go wrong in `joblog`: a refused request, record or
 /// status change.
@@ -20,7 +21,7 @@ use crate::job::{Status, format_timestamp};
 /// use joblog::{Caller, ErrorKind, JobStore, Query};
 ///
 /// let store = JobStore::new();
-/// let query = Query::new("app-1").job_id("j-missing");
+/// let query = Query::builder("app-1").job_id("j-missing").build();
 /// let err = store.describe(&Caller::user("usr-1"), &query).unwrap_err();
 /// assert_eq!(err.ret_code(), 2100);
 /// assert!(matches!(err.kind(), ErrorKind::JobsNotFound { .. }));

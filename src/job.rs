@@ -1,122 +1,17 @@
-//! The job record, its status, and the rules a record must keep.
+//! The job record (ingest form) and the rules a record must keep.
 
-use std::fmt;
-use std::str::FromStr;
-
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind};
-
-/// Where a job is in its lifecycle.
-///
-/// `Pending → Working → Successful | Failed`, and `Pending → Successful |
-/// Failed` directly. `Successful` and `Failed` are final.
-///
-/// On the wire a status is its lower-case name (`"pending"`, …); parsing is
-/// exact and case-sensitive, as the API is.
-///
-/// ```
-/// use joblog::Status;
-///
-/// let status: Status = "working".parse()?;
-/// assert_eq!(status, Status::Working);
-/// assert!(status.can_become(Status::Successful));
-/// assert!(!Status::Failed.can_become(Status::Working));
-/// assert!("Working".parse::<Status>().is_err());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Waiting to run.
-    Pending,
-    /// Running.
-    Working,
-    /// Finished with an error (final).
-    Failed,
-    /// Finished well (final).
-    Successful,
-}
-
-impl Status {
-    /// Every status, in the order the API page lists them.
-    pub const ALL: [Status; 4] = [
-        Status::Pending,
-        Status::Working,
-        Status::Failed,
-        Status::Successful,
-    ];
-
-    /// The wire name: `pending`, `working`, `failed` or `successful`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Working => "working",
-            Status::Failed => "failed",
-            Status::Successful => "successful",
-        }
-    }
-
-    /// Whether the job is done: `Successful` or `Failed`.
-    pub fn is_finished(self) -> bool {
-        matches!(self, Status::Failed | Status::Successful)
-    }
-
-    /// Whether the lifecycle allows moving from `self` to `next`.
-    ///
-    /// Staying on the same status is not a move; [`JobStore::set_status`]
-    /// treats it as a no-op that succeeds.
-    ///
-    /// [`JobStore::set_status`]: crate::JobStore::set_status
-    pub fn can_become(self, next: Status) -> bool {
-        match self {
-            Status::Pending => next != Status::Pending,
-            Status::Working => next.is_finished(),
-            Status::Failed | Status::Successful => false,
-        }
-    }
-
-    /// A dense number 0..4, in the order of [`Status::ALL`].
-    pub(crate) fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The error of parsing a [`Status`] from a string that names none.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseStatusError(());
-
-impl fmt::Display for ParseStatusError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("must be one of pending, working, failed, successful")
-    }
-}
-
-impl std::error::Error for ParseStatusError {}
-
-impl FromStr for Status {
-    type Err = ParseStatusError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or(ParseStatusError(()))
-    }
-}
+use crate::status::Status;
+use crate::time::{format_timestamp, timestamp, to_nanos};
 
 /// One job: a record of an action run on a cluster.
 ///
-/// This is the ingest form of SPEC §1: the wire element of `job_set` plus the
-/// `app` the job belongs to. Build one with [`Job::new`] and the optional
+/// This is the ingest form: the API's `job_set` element plus the `app` the
+/// job belongs to. Build one with [`Job::new`] and the optional
 /// fields' defaults, or deserialize it from JSON (unknown fields are refused,
 /// so a typo cannot silently lose data). [`JobStore::insert`] checks every
 /// rule of [`Job::validate`].
@@ -290,26 +185,30 @@ impl Job {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn validate(&self) -> Result<(), Error> {
-        let short = [
-            ("job_id", &self.job_id),
-            ("error_codes", &self.error_codes),
-            ("resource_ids", &self.resource_ids),
-        ];
-        for (field, value) in short {
-            if value.len() > MAX_SHORT_FIELD {
-                return Err(too_long(field, MAX_SHORT_FIELD));
-            }
-        }
-        if self.directive.len() > MAX_LONG_FIELD {
-            return Err(too_long("directive", MAX_LONG_FIELD));
-        }
+        self.check().map(drop)
+    }
+
+    /// Checks every rule and hands back what the store keeps: the times as
+    /// index keys, the field lengths in the widths the store packs them
+    /// in, and `resources` and `extras` written as JSON.
+    pub(crate) fn check(&self) -> Result<CheckedJob<'_>, Error> {
+        let short = |field: &'static str, value: &str| {
+            u16::try_from(value.len()).map_err(|_| too_long(field, MAX_SHORT_FIELD))
+        };
+        let long = |field: &'static str, len: usize| {
+            u32::try_from(len).map_err(|_| too_long(field, MAX_LONG_FIELD))
+        };
+        let job_id_len = short("job_id", &self.job_id)?;
+        let error_codes_len = short("error_codes", &self.error_codes)?;
+        let resource_ids_len = short("resource_ids", &self.resource_ids)?;
+        let directive_len = long("directive", self.directive.len())?;
         check_id("job_id", &self.job_id)?;
         check_id("app", &self.app)?;
         check_id("owner", &self.owner)?;
         check_id("job_action", &self.job_action)?;
-        let create = nanos("create_time", self.create_time)?;
-        let status = nanos("status_time", self.status_time)?;
-        if status < create {
+        let create_time = nanos("create_time", self.create_time)?;
+        let status_time = nanos("status_time", self.status_time)?;
+        if status_time < create_time {
             return Err(invalid_field(
                 "status_time",
                 &format_timestamp(self.status_time),
@@ -346,7 +245,23 @@ impl Job {
                 &format!("must not nest deeper than {MAX_EXTRAS_DEPTH} levels"),
             ));
         }
-        Ok(())
+        let resources = to_json("resources", &self.resources)?;
+        let resources_len = long("resources", resources.len())?;
+        let extras = to_json("extras", &self.extras)?;
+        Ok(CheckedJob {
+            job: self,
+            create_time,
+            status_time,
+            resources,
+            extras,
+            lens: FieldLens {
+                job_id: job_id_len,
+                directive: directive_len,
+                error_codes: error_codes_len,
+                resource_ids: resource_ids_len,
+                resources: resources_len,
+            },
+        })
     }
 
     /// Every resource id the job involves: the words of `resource_ids` and
@@ -377,6 +292,39 @@ pub(crate) fn involved_resources<'a>(
 pub const MAX_SHORT_FIELD: usize = u16::MAX as usize;
 /// The most bytes of `directive`, and of `resources` written as JSON.
 pub const MAX_LONG_FIELD: usize = u32::MAX as usize;
+
+/// A job that passed every rule of [`Job::validate`], with what the check
+/// computed on the way, so the store never derives it again.
+pub(crate) struct CheckedJob<'a> {
+    pub(crate) job: &'a Job,
+    /// `create_time` in nanoseconds since the epoch.
+    pub(crate) create_time: i64,
+    /// `status_time` in nanoseconds since the epoch.
+    pub(crate) status_time: i64,
+    /// `resources` as compact JSON, key order kept.
+    pub(crate) resources: String,
+    /// `extras` as compact JSON, key order kept.
+    pub(crate) extras: String,
+    pub(crate) lens: FieldLens,
+}
+
+/// The lengths of a job's packed text fields, in the widths the store
+/// keeps them (the limits [`MAX_SHORT_FIELD`] and [`MAX_LONG_FIELD`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FieldLens {
+    pub(crate) job_id: u16,
+    pub(crate) directive: u32,
+    pub(crate) error_codes: u16,
+    pub(crate) resource_ids: u16,
+    /// Of `resources` written as JSON.
+    pub(crate) resources: u32,
+}
+
+/// Writes a map as compact JSON, refusing (never hiding) a failure.
+fn to_json(field: &'static str, value: &impl Serialize) -> Result<String, Error> {
+    serde_json::to_string(value)
+        .map_err(|err| invalid_field(field, "…", &format!("cannot be written as JSON: {err}")))
+}
 
 /// The refusal of a field longer than the store keeps.
 pub(crate) fn too_long(field: &'static str, max: usize) -> Error {
@@ -437,123 +385,18 @@ fn invalid_field(field: &'static str, value: &str, reason: &str) -> Error {
     })
 }
 
-/// A timestamp as the index key: nanoseconds since the Unix epoch.
+/// A timestamp as the index key.
 ///
 /// # Errors
 ///
 /// [`ErrorKind::InvalidField`] naming `field` when the time is outside the
 /// range a 64-bit nanosecond count holds.
 pub(crate) fn nanos(field: &'static str, time: DateTime<Utc>) -> Result<i64, Error> {
-    time.timestamp_nanos_opt().ok_or_else(|| {
+    to_nanos(time).ok_or_else(|| {
         invalid_field(
             field,
             &format_timestamp(time),
             "must lie between the years 1678 and 2261",
         )
     })
-}
-
-/// Writes a timestamp the way the API does: `YYYY-MM-DDThh:mm:ssZ`, whole
-/// seconds, UTC.
-///
-/// ```
-/// let at = chrono::DateTime::parse_from_rfc3339("2018-03-04T13:37:58.9+08:00")?;
-/// assert_eq!(joblog::format_timestamp(at.to_utc()), "2018-03-04T05:37:58Z");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn format_timestamp(time: DateTime<Utc>) -> String {
-    Stamp(time).to_string()
-}
-
-/// A timestamp written the API's way; digits are placed by hand, since
-/// answers write two per job.
-pub(crate) struct Stamp(pub(crate) DateTime<Utc>);
-
-impl fmt::Display for Stamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let time = self.0;
-        let Ok(year) = u32::try_from(time.year()) else {
-            return write!(f, "{}", time.format("%Y-%m-%dT%H:%M:%SZ"));
-        };
-        if year > 9999 {
-            return write!(f, "{}", time.format("%Y-%m-%dT%H:%M:%SZ"));
-        }
-        let mut text = *b"0000-00-00T00:00:00Z";
-        let mut put = |at: usize, width: usize, mut value: u32| {
-            for slot in text[at..at + width].iter_mut().rev() {
-                *slot = b'0' + (value % 10) as u8;
-                value /= 10;
-            }
-        };
-        put(0, 4, year);
-        put(5, 2, time.month());
-        put(8, 2, time.day());
-        put(11, 2, time.hour());
-        put(14, 2, time.minute());
-        // A leap second is written as second 60, as chrono would.
-        put(17, 2, time.second() + time.nanosecond() / 1_000_000_000);
-        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
-    }
-}
-
-/// Reads an RFC 3339 / ISO 8601 timestamp in any offset into UTC, keeping
-/// its full precision. A leap second (`23:59:60`) is read as the second
-/// after it (`00:00:00`), as the count of seconds since the epoch has it.
-///
-/// # Errors
-///
-/// The chrono parse error when `text` is not RFC 3339.
-///
-/// ```
-/// let at = joblog::parse_timestamp("2018-03-04T13:37:58.520+08:00")?;
-/// assert_eq!(at.timestamp_subsec_millis(), 520);
-/// assert_eq!(joblog::format_timestamp(at), "2018-03-04T05:37:58Z");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
-    let time = DateTime::parse_from_rfc3339(text)?.to_utc();
-    // A leap second (`…:59:60`) is kept as the second after it: the store
-    // counts nanoseconds since the epoch, where there is no second 60.
-    let nanos = time.timestamp_subsec_nanos();
-    Ok(match nanos.checked_sub(1_000_000_000) {
-        Some(rest) => DateTime::from_timestamp(time.timestamp() + 1, rest).unwrap_or(time),
-        None => time,
-    })
-}
-
-/// Serde for timestamps in the API's shape.
-pub(crate) mod timestamp {
-    use chrono::{DateTime, Utc};
-    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
-
-    pub(crate) fn serialize<S: Serializer>(
-        time: &DateTime<Utc>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&super::Stamp(*time))
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<DateTime<Utc>, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        super::parse_timestamp(&text).map_err(|err| {
-            D::Error::custom(format_args!(
-                "invalid timestamp {text:?}: {err} (expected RFC 3339, e.g. 2018-03-04T05:37:58Z)"
-            ))
-        })
-    }
-
-    pub(crate) mod option {
-        use chrono::{DateTime, Utc};
-        use serde::{Deserialize, Deserializer};
-
-        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-            deserializer: D,
-        ) -> Result<Option<DateTime<Utc>>, D::Error> {
-            #[derive(Deserialize)]
-            struct Wrapped(#[serde(with = "super")] DateTime<Utc>);
-            Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(time)| time))
-        }
-    }
 }

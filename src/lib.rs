@@ -1,56 +1,134 @@
 //! `joblog` is an in-memory engine for cluster operation logs ("jobs") that
-//! answers the cloud API call `DescribeClusterJobs`.
+//! answers QingCloud's cloud API call `DescribeClusterJobs`.
 //!
 //! A control plane records a [`Job`] whenever an action runs on a cluster,
 //! moves it through its lifecycle (`pending → working → successful |
 //! failed`), and serves its users' questions — jobs of an app, by id, by
 //! status, with a `total_count` and offset/limit pages — from a
-//! [`JobStore`].
+//! [`JobStore`]. The library does no I/O and reads no clock: every time
+//! comes in as an argument.
 //!
 //! ```
 //! use joblog::{Caller, Job, JobStore, Query, Status};
+//! use joblog::chrono::{DateTime, Duration, Utc};
 //!
 //! let mut store = JobStore::new();
-//! let t0: chrono::DateTime<chrono::Utc> = "2018-03-04T05:37:58Z".parse()?;
+//! let t0: DateTime<Utc> = "2018-03-04T05:37:58Z".parse()?;
 //! for i in 0..30 {
-//!     let created = t0 + chrono::Duration::seconds(i);
+//!     let created = t0 + Duration::seconds(i);
 //!     let owner = if i % 3 == 0 { "usr-bob" } else { "usr-ann" };
 //!     let job = Job::new(format!("j-{i:02}"), "app-tg3lbp0a", owner, "StartClusters",
 //!                        Status::Pending, created);
 //!     store.insert(job)?;
 //! }
-//! store.set_status("j-29", Status::Working, t0 + chrono::Duration::seconds(40))?;
-//! store.fail("j-28", t0 + chrono::Duration::seconds(41), "1400")?;
+//! store.set_status("j-29", Status::Working, t0 + Duration::seconds(40))?;
+//! store.fail("j-28", t0 + Duration::seconds(41), "1400")?;
 //!
 //! // Ann sees her own jobs only: 20 of the 30, newest first.
 //! let ann = Caller::user("usr-ann");
-//! let page = store.describe(&ann, &Query::new("app-tg3lbp0a").status(Status::Pending).limit(3))?;
+//! let query = Query::builder("app-tg3lbp0a").status(Status::Pending).limit(3).build();
+//! let page = store.describe(&ann, &query)?;
 //! assert_eq!(page.total_count(), 18);
 //! let ids: Vec<&str> = page.jobs().iter().map(|job| job.job_id()).collect();
 //! assert_eq!(ids, ["j-26", "j-25", "j-23"]);
 //!
 //! // An administrator sees every job of the app.
 //! let admin = Caller::admin("usr-root");
-//! let page = store.describe(&admin, &Query::new("app-tg3lbp0a").limit(0))?;
+//! let page = store.describe(&admin, &Query::builder("app-tg3lbp0a").limit(0).build())?;
 //! assert_eq!(page.total_count(), 30);
 //! assert!(page.jobs().is_empty()); // limit 0: only the count
+//!
+//! // The same question on the wire: a request string in, the API's JSON out.
+//! let json = store.describe_json(&ann, "app=app-tg3lbp0a&status.1=working");
+//! assert!(json.starts_with(r#"{"action":"DescribeClusterJobsResponse","total_count":1,"#));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # The crate
 //!
-//! - [`Job`] and [`Status`]: the record a control plane inserts, its
-//!   lifecycle and its rules ([`Job::validate`]).
-//! - [`JobStore`]: insert, [`JobStore::set_status`] / [`JobStore::fail`],
-//!   [`JobStore::prune_finished`], and the indexes; stored jobs are read as
-//!   [`JobRef`]s.
-//! - [`Caller`], [`Query`] and [`SortKey`]: who asks what, typed;
-//!   [`JobStore::describe`] plans and answers it as a [`Page`].
-//! - The wire: a request string parses into a [`Query`] (`FromStr`) and
-//!   prints back (`Display`); [`JobStore::describe_request`] answers it as a
-//!   [`Response`] of [`JobElement`]s, [`JobStore::describe_json`] as the
-//!   API's JSON; [`ErrorResponse`] reads a failure back.
-//! - [`Error`] and [`ErrorKind`]: every refusal, with the API's `ret_code`.
+//! One direction of dependencies, one concept per file:
+//! `status.rs` holds [`Status`] (and the status sets the indexes count);
+//! `time.rs` the wire time format ([`parse_timestamp`],
+//! [`format_timestamp`], the serde helpers in [`timestamp`]);
+//! `error.rs` the one [`Error`] and its [`ErrorKind`]; `job.rs` the
+//! record a control plane inserts ([`Job`]) and its rules
+//! ([`Job::validate`]); `query.rs` who asks ([`Caller`]) and what
+//! ([`Query`], built by [`QueryBuilder`], ordered by [`SortKey`] and
+//! [`Order`]) with the table of wire parameter names; `store/` the
+//! [`JobStore`] (`store/mod.rs`: insert, status changes, retention) with its
+//! private parts as child modules: `record.rs` packs a stored job and reads
+//! it as a [`JobRef`], `ordered.rs` is the ordered list behind every count
+//! and page, `index.rs` what is indexed per app, and `plan.rs` answers a
+//! [`Query`] ([`JobStore::describe`]) as a [`Page`] by one of three plans;
+//! `wire/` turns a request string into a [`Query`] (`request.rs`) and an
+//! answer into the API's JSON (`response.rs`, with [`Response`],
+//! [`JobElement`] and [`ErrorResponse`] to read answers back).
+//!
+//! # The request
+//!
+//! [`JobStore::describe_json`] (and [`JobStore::describe_request`], and
+//! [`Query`]'s `FromStr`) read the request as an
+//! `application/x-www-form-urlencoded` string: a GET's query string or a
+//! POST's body. `+` is a space and `%XX` escapes are UTF-8 (an invalid
+//! sequence decodes to U+FFFD). Lists are sent `name.1=…&name.2=…`, as the
+//! official SDKs do, or once without a suffix (`status=pending`, as the
+//! official Python SDK sends it); their values are taken in index order,
+//! the unsuffixed one first. The API's common parameters (`zone`,
+//! `access_key_id`, `signature`, `time_stamp`, …) and every other unknown
+//! parameter are ignored.
+//!
+//! The parameters of the `DescribeClusterJobs` API page, then this crate's
+//! extensions (marked *extension*):
+//!
+//! | parameter | type | rule |
+//! | --- | --- | --- |
+//! | `action` | string | optional; if present, `DescribeClusterJobs` |
+//! | `app` | string | **required**, non-empty |
+//! | `jobs.n` | string list | only these job ids; an id not in the caller's view fails the call with 2100 |
+//! | `status.n` | string list | `pending`, `working`, `failed`, `successful` (exact, lower case) |
+//! | `verbose` | integer | only `0` |
+//! | `offset` | integer | ≥ 0, default 0 |
+//! | `limit` | integer | ≥ 0, default 20; above 100 is served as 100; 0 returns only `total_count` |
+//! | `job_action` | string | *extension* (from `DescribeJobs`): only jobs started by this action |
+//! | `owner` | string | *extension*: only jobs of this owner; a non-administrator may only name itself |
+//! | `cluster` | string | *extension* (from the Python SDK's `describe_cluster_jobs`): only jobs involving this resource id, in `resource_ids` or in any list of `resources` |
+//! | `sort_key` | string | *extension*: `create_time` (default) or `status_time` |
+//! | `reverse` | integer | *extension*: `1` (default) newest first, `0` oldest first |
+//!
+//! A scalar given twice, an empty value, a list suffix that is not a
+//! positive decimal integer without leading zeros (`jobs.0`, `jobs.x`,
+//! `jobs.`, `jobs.01`), and an integer that is not decimal or does not fit
+//! in 64 bits are errors (1100, naming the parameter as sent).
+//!
+//! # The answer
+//!
+//! The scope is the jobs of `app` the caller triggered; an administrator
+//! ([`Caller::admin`]) sees every job of the app, narrowed by `owner` if
+//! given. A job outside the scope answers exactly as a job that does not
+//! exist. A job is kept when it meets every filter given (a list filter is
+//! met by any one of its values); `total_count` counts the kept jobs
+//! whatever `offset` and `limit` are; they are ordered by the `sort_key`
+//! time, newest first, jobs with equal times by insertion, the later
+//! first (`reverse=0` is exactly the opposite order); the page skips
+//! `offset` of them and holds up to `limit`. An `offset` past the end
+//! answers an empty `job_set` with the full `total_count`.
+//!
+//! # Errors
+//!
+//! A failure is answered as every QingCloud API does, `{"ret_code":…,
+//! "message":"…"}`, the message starting with the code's name:
+//!
+//! | `ret_code` | message starts with | when |
+//! | --- | --- | --- |
+//! | 1100 | `ParameterError, ` | a parameter is missing, empty, given twice, malformed, out of range or not supported; a record or status change breaks a rule |
+//! | 1400 | `PermissionDenied, ` | a non-administrator names another `owner`; a status change the lifecycle forbids |
+//! | 2100 | `ResourceNotFound, ` | `jobs.n` names ids not in the caller's view (all are listed); a status change of an unknown job |
+//! | 2500 | `QuotaExceeded, ` | the store is full ([`JobStore::with_max_jobs`]) |
+//!
+//! When a request has several faults the first kind in this order is
+//! reported: 1100 (the first fault in request order, a missing `app` after
+//! every other), then 1400, then 2100. Values quoted in a message are cut
+//! to 64 characters.
 //!
 //! # Decisions the API page leaves open
 //!
@@ -68,7 +146,7 @@
 //!   full store 2500.
 //! - A repeated `fail` keeps the first `error_codes`.
 //! - A leap second (`…:59:60`) is kept as the second after it, since the
-//!   store counts nanoseconds since the epoch; `parse_timestamp` reads it
+//!   store counts nanoseconds since the epoch; [`parse_timestamp`] reads it
 //!   that way, so a parsed record reads back unchanged.
 //! - `extras` nests at most [`MAX_EXTRAS_DEPTH`] levels, far from where
 //!   writing or dropping it could exhaust a stack.
@@ -77,23 +155,24 @@
 
 mod error;
 mod job;
-mod ordered;
-mod plan;
 mod query;
-mod record;
+mod status;
 mod store;
+mod time;
 mod wire;
 
 pub use crate::error::{Error, ErrorKind};
-pub use crate::job::{
-    Job, MAX_EXTRAS_DEPTH, MAX_LONG_FIELD, MAX_SHORT_FIELD, ParseStatusError, Status,
-    format_timestamp, parse_timestamp,
-};
-pub use crate::plan::Page;
-pub use crate::query::{Caller, Query, SortKey};
-pub use crate::record::JobRef;
-pub use crate::store::JobStore;
+pub use crate::job::{Job, MAX_EXTRAS_DEPTH, MAX_LONG_FIELD, MAX_SHORT_FIELD};
+pub use crate::query::{Caller, Order, ParseSortKeyError, Query, QueryBuilder, SortKey};
+pub use crate::status::{ParseStatusError, Status};
+pub use crate::store::{JobRef, JobStore, Page};
+pub use crate::time::{format_timestamp, parse_timestamp, timestamp};
 pub use crate::wire::{ErrorResponse, JobElement, Response};
+
+/// The date and time crate of the public API ([`Job`]'s times, the
+/// arguments of [`JobStore::set_status`]), re-exported so callers use the
+/// same version.
+pub use chrono;
 
 /// The README's snippets, compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,12 +1,18 @@
-//! Who asks ([`Caller`]) and what they ask ([`Query`]).
+//! Who asks ([`Caller`]) and what they ask ([`Query`], built with a
+//! [`QueryBuilder`]), and the wire names of a query's parts.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::job::Status;
+use crate::status::{Status, StatusSet};
 
 /// The user a query is made for.
 ///
 /// A user sees the jobs it triggered; an administrator sees every job of
-/// the app and may narrow the view with [`Query::owner`].
+/// the app and may narrow the view with [`QueryBuilder::owner`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Caller {
     user_id: String,
@@ -41,8 +47,24 @@ impl Caller {
     }
 }
 
-/// Which time orders the answer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+/// Which time orders the answer (wire `sort_key`).
+///
+/// On the wire and in serde it is `create_time` or `status_time`.
+///
+/// ```
+/// use joblog::SortKey;
+///
+/// let key: SortKey = "status_time".parse()?;
+/// assert_eq!(key, SortKey::StatusTime);
+/// assert_eq!(key.to_string(), "status_time");
+/// assert_eq!(
+///     "Status_Time".parse::<SortKey>().unwrap_err().to_string(),
+///     "must be create_time or status_time"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SortKey {
     /// `create_time` (the default).
     #[default]
@@ -52,6 +74,9 @@ pub enum SortKey {
 }
 
 impl SortKey {
+    /// Both keys, the default first.
+    pub const ALL: [SortKey; 2] = [SortKey::CreateTime, SortKey::StatusTime];
+
     /// The wire name: `create_time` or `status_time`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -61,73 +86,106 @@ impl SortKey {
     }
 }
 
-/// A set of statuses, as a bit per [`Status::index`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub(crate) struct StatusSet(u8);
-
-impl StatusSet {
-    pub(crate) const ALL: StatusSet = StatusSet(0b1111);
-
-    pub(crate) fn with(self, status: Status) -> StatusSet {
-        StatusSet(self.0 | 1 << status.index())
+impl fmt::Display for SortKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
+}
 
-    pub(crate) fn contains(self, status: Status) -> bool {
-        self.0 & (1 << status.index()) != 0
+/// The error of parsing a [`SortKey`] from a string that names none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseSortKeyError(());
+
+impl fmt::Display for ParseSortKeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("must be create_time or status_time")
     }
+}
 
-    pub(crate) fn is_empty(self) -> bool {
-        self.0 == 0
-    }
+impl std::error::Error for ParseSortKeyError {}
 
-    /// Sum of the counts, kept per [`Status::index`], of the statuses in the set.
-    pub(crate) fn sum(self, counts: &[u32; 4]) -> usize {
-        Status::ALL
+impl FromStr for SortKey {
+    type Err = ParseSortKeyError;
+
+    fn from_str(s: &str) -> Result<SortKey, ParseSortKeyError> {
+        SortKey::ALL
             .into_iter()
-            .filter(|&status| self.contains(status))
-            .map(|status| counts[status.index()] as usize)
-            .sum()
+            .find(|key| key.as_str() == s)
+            .ok_or(ParseSortKeyError(()))
+    }
+}
+
+/// Which end of the order the answer starts from (wire `reverse`).
+///
+/// Jobs with equal times are ordered by insertion, the later-inserted
+/// first when newest first; [`Order::OldestFirst`] is exactly the opposite
+/// order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    /// The newest first (the default; wire `reverse=1`).
+    #[default]
+    NewestFirst,
+    /// The oldest first (wire `reverse=0`).
+    OldestFirst,
+}
+
+impl Order {
+    /// The wire value of `reverse`: `1` newest first, `0` oldest first.
+    pub(crate) fn reverse_flag(self) -> &'static str {
+        match self {
+            Order::NewestFirst => "1",
+            Order::OldestFirst => "0",
+        }
     }
 
-    pub(crate) fn iter(self) -> impl Iterator<Item = Status> {
-        Status::ALL
-            .into_iter()
-            .filter(move |&status| self.contains(status))
+    /// The order a `reverse` value asks for, if it is 0 or 1.
+    pub(crate) fn from_reverse_flag(flag: i128) -> Option<Order> {
+        match flag {
+            1 => Some(Order::NewestFirst),
+            0 => Some(Order::OldestFirst),
+            _ => None,
+        }
     }
 }
 
 /// A `DescribeClusterJobs` question, typed.
 ///
-/// Built with [`Query::new`] and chained setters; every filter is optional
-/// and a job must meet all that are given (a list filter is met by any one
-/// of its values). Defaults: all job ids, all statuses, any action, any
-/// owner the caller may see, any cluster, ordered by `create_time` newest
-/// first, `offset` 0, `limit` 20.
+/// Made by [`Query::builder`] (or [`Query::new`] for every default) and
+/// read back with its getters. Every filter is optional and a job must meet
+/// all that are given (a list filter is met by any one of its values).
+/// Defaults: all job ids, all statuses, any action, any owner the caller
+/// may see, any cluster, ordered by `create_time` newest first, `offset` 0,
+/// `limit` 20.
 ///
 /// ```
-/// use joblog::{Query, SortKey, Status};
+/// use joblog::{Order, Query, SortKey, Status};
 ///
-/// let query = Query::new("app-tg3lbp0a")
+/// let query = Query::builder("app-tg3lbp0a")
 ///     .status(Status::Pending)
 ///     .status(Status::Working)
 ///     .sort_key(SortKey::StatusTime)
 ///     .offset(40)
-///     .limit(500);
+///     .limit(500)
+///     .build();
+/// assert_eq!(query.limit(), 500);
 /// assert_eq!(query.page_limit(), 100); // above 100 is served as 100
 /// assert_eq!(query.statuses().collect::<Vec<_>>(), [Status::Pending, Status::Working]);
+/// assert_eq!(query.order(), Order::NewestFirst);
+/// assert_eq!(query.owner(), None);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Query {
-    pub(crate) app: String,
-    pub(crate) job_ids: Vec<String>,
-    pub(crate) statuses: StatusSet,
-    pub(crate) job_action: Option<String>,
-    pub(crate) owner: Option<String>,
-    pub(crate) cluster: Option<String>,
-    pub(crate) sort_key: SortKey,
-    pub(crate) reverse: bool,
-    pub(crate) offset: u64,
-    pub(crate) limit: u64,
+    app: String,
+    job_ids: Vec<String>,
+    statuses: StatusSet,
+    job_action: Option<String>,
+    owner: Option<String>,
+    cluster: Option<String>,
+    sort_key: SortKey,
+    order: Order,
+    offset: u64,
+    limit: u64,
 }
 
 impl Query {
@@ -147,71 +205,33 @@ impl Query {
             owner: None,
             cluster: None,
             sort_key: SortKey::CreateTime,
-            reverse: true,
+            order: Order::NewestFirst,
             offset: 0,
             limit: Query::DEFAULT_LIMIT,
         }
     }
 
-    /// Adds a job id (`jobs.n`): the answer holds only the listed jobs, and
-    /// fails with 2100 if one of them is not in the caller's view.
-    pub fn job_id(mut self, job_id: impl Into<String>) -> Query {
-        self.job_ids.push(job_id.into());
-        self
+    /// A builder for a query over the jobs of `app`, every setting at its
+    /// default until set.
+    pub fn builder(app: impl Into<String>) -> QueryBuilder {
+        QueryBuilder {
+            query: Query::new(app),
+        }
     }
 
-    /// Adds a status (`status.n`): only jobs with one of the listed
-    /// statuses. No status means all four.
-    pub fn status(mut self, status: Status) -> Query {
-        self.statuses = self.statuses.with(status);
-        self
-    }
-
-    /// Only jobs started by this API action (`job_action`).
-    pub fn job_action(mut self, job_action: impl Into<String>) -> Query {
-        self.job_action = Some(job_action.into());
-        self
-    }
-
-    /// Only jobs of this owner (`owner`). An administrator may name anyone;
-    /// any other caller only itself (else 1400).
-    pub fn owner(mut self, owner: impl Into<String>) -> Query {
-        self.owner = Some(owner.into());
-        self
-    }
-
-    /// Only jobs that involve this resource id (`cluster`), in
-    /// `resource_ids` or in any list of `resources`.
-    pub fn cluster(mut self, cluster: impl Into<String>) -> Query {
-        self.cluster = Some(cluster.into());
-        self
-    }
-
-    /// The time that orders the answer (`sort_key`); default `create_time`.
-    pub fn sort_key(mut self, sort_key: SortKey) -> Query {
-        self.sort_key = sort_key;
-        self
-    }
-
-    /// `true` (the default, wire `reverse=1`): newest first; `false`: oldest
-    /// first, exactly the opposite order. Equal times are ordered by
-    /// insertion, the later-inserted first when newest first.
-    pub fn reverse(mut self, reverse: bool) -> Query {
-        self.reverse = reverse;
-        self
-    }
-
-    /// How many jobs of the order to skip (default 0).
-    pub fn offset(mut self, offset: u64) -> Query {
-        self.offset = offset;
-        self
-    }
-
-    /// How many jobs to return at most (default 20). Above 100 is served as
-    /// 100; 0 returns no jobs, only `total_count`.
-    pub fn limit(mut self, limit: u64) -> Query {
-        self.limit = limit;
-        self
+    /// A builder that starts from this query, to ask a variation of it.
+    ///
+    /// ```
+    /// use joblog::{Query, Status};
+    ///
+    /// let first = Query::builder("app-1").status(Status::Failed).build();
+    /// let next = first.to_builder().offset(20).build();
+    /// assert_eq!((next.offset(), next.statuses().count()), (20, 1));
+    /// ```
+    pub fn to_builder(&self) -> QueryBuilder {
+        QueryBuilder {
+            query: self.clone(),
+        }
     }
 
     /// The app (`app`).
@@ -224,9 +244,45 @@ impl Query {
         &self.job_ids
     }
 
-    /// The statuses asked for, in [`Status::ALL`] order; none means all.
+    /// The statuses asked for (`status.n`), in [`Status::ALL`] order; none
+    /// means all.
     pub fn statuses(&self) -> impl Iterator<Item = Status> + '_ {
         self.statuses.iter()
+    }
+
+    /// The action filter (`job_action`), if any.
+    pub fn job_action(&self) -> Option<&str> {
+        self.job_action.as_deref()
+    }
+
+    /// The owner filter (`owner`), if any.
+    pub fn owner(&self) -> Option<&str> {
+        self.owner.as_deref()
+    }
+
+    /// The resource filter (`cluster`), if any.
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
+    }
+
+    /// The time that orders the answer (`sort_key`).
+    pub fn sort_key(&self) -> SortKey {
+        self.sort_key
+    }
+
+    /// Which end of the order comes first (`reverse`).
+    pub fn order(&self) -> Order {
+        self.order
+    }
+
+    /// How many jobs of the order to skip (`offset`).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The `limit` as given; see [`Query::page_limit`] for what is served.
+    pub fn limit(&self) -> u64 {
+        self.limit
     }
 
     /// The most jobs the page will hold: `limit`, capped at 100.
@@ -247,25 +303,234 @@ impl Query {
     pub(crate) fn check(&self) -> Result<(), Error> {
         const EMPTY: &str = "must not be empty";
         if self.app.is_empty() {
-            return Err(Error::invalid_parameter("app", "", EMPTY));
+            return Err(Error::invalid_parameter(Param::App.name(), "", EMPTY));
         }
         if let Some(i) = self.job_ids.iter().position(String::is_empty) {
             return Err(Error::invalid_parameter(
-                format!("jobs.{}", i + 1),
+                Param::Jobs.numbered(i + 1),
                 "",
                 EMPTY,
             ));
         }
-        let filters = [
-            ("job_action", &self.job_action),
-            ("owner", &self.owner),
-            ("cluster", &self.cluster),
-        ];
-        for (parameter, value) in filters {
-            if value.as_deref() == Some("") {
-                return Err(Error::invalid_parameter(parameter, "", EMPTY));
+        for (param, value) in self.filters() {
+            if value == Some("") {
+                return Err(Error::invalid_parameter(param.name(), "", EMPTY));
             }
         }
         Ok(())
+    }
+
+    /// The string filters with their parameters, in wire order.
+    pub(crate) fn filters(&self) -> [(Param, Option<&str>); 3] {
+        [
+            (Param::JobAction, self.job_action()),
+            (Param::Owner, self.owner()),
+            (Param::Cluster, self.cluster()),
+        ]
+    }
+}
+
+/// Builds a [`Query`] (made by [`Query::builder`]): each setter takes and
+/// returns the builder, [`QueryBuilder::build`] ends the chain.
+///
+/// ```
+/// use joblog::{Order, Query, Status};
+///
+/// let query = Query::builder("app-1")
+///     .job_id("j-1")
+///     .job_id("j-2")
+///     .status(Status::Failed)
+///     .order(Order::OldestFirst)
+///     .build();
+/// assert_eq!(query.job_ids(), ["j-1", "j-2"]);
+/// assert_eq!(query.order(), Order::OldestFirst);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct QueryBuilder {
+    query: Query,
+}
+
+impl QueryBuilder {
+    /// Adds a job id (`jobs.n`): the answer holds only the listed jobs, and
+    /// fails with 2100 if one of them is not in the caller's view.
+    pub fn job_id(mut self, job_id: impl Into<String>) -> QueryBuilder {
+        self.query.job_ids.push(job_id.into());
+        self
+    }
+
+    /// Adds a status (`status.n`): only jobs with one of the listed
+    /// statuses. No status means all four.
+    pub fn status(mut self, status: Status) -> QueryBuilder {
+        self.query.statuses = self.query.statuses.with(status);
+        self
+    }
+
+    /// Only jobs started by this API action (`job_action`).
+    pub fn job_action(mut self, job_action: impl Into<String>) -> QueryBuilder {
+        self.query.job_action = Some(job_action.into());
+        self
+    }
+
+    /// Only jobs of this owner (`owner`). An administrator may name anyone;
+    /// any other caller only itself (else 1400).
+    pub fn owner(mut self, owner: impl Into<String>) -> QueryBuilder {
+        self.query.owner = Some(owner.into());
+        self
+    }
+
+    /// Only jobs that involve this resource id (`cluster`), in
+    /// `resource_ids` or in any list of `resources`.
+    pub fn cluster(mut self, cluster: impl Into<String>) -> QueryBuilder {
+        self.query.cluster = Some(cluster.into());
+        self
+    }
+
+    /// The time that orders the answer (`sort_key`); default `create_time`.
+    pub fn sort_key(mut self, sort_key: SortKey) -> QueryBuilder {
+        self.query.sort_key = sort_key;
+        self
+    }
+
+    /// Which end of the order comes first (`reverse`); default newest
+    /// first.
+    pub fn order(mut self, order: Order) -> QueryBuilder {
+        self.query.order = order;
+        self
+    }
+
+    /// How many jobs of the order to skip (`offset`, default 0).
+    pub fn offset(mut self, offset: u64) -> QueryBuilder {
+        self.query.offset = offset;
+        self
+    }
+
+    /// How many jobs to return at most (`limit`, default 20). Above 100 is
+    /// served as 100; 0 returns no jobs, only `total_count`.
+    pub fn limit(mut self, limit: u64) -> QueryBuilder {
+        self.query.limit = limit;
+        self
+    }
+
+    /// Sets the app; the wire parser learns it at any point of a request.
+    pub(crate) fn app(mut self, app: String) -> QueryBuilder {
+        self.query.app = app;
+        self
+    }
+
+    /// The query.
+    pub fn build(self) -> Query {
+        self.query
+    }
+}
+
+impl From<QueryBuilder> for Query {
+    fn from(builder: QueryBuilder) -> Query {
+        builder.build()
+    }
+}
+
+/// The request parameters `DescribeClusterJobs` knows. [`Param::name`] is
+/// the one place their wire names are spelled: the parser, `Display` for
+/// [`Query`], the errors and (through a test) the crate docs' table read
+/// them from here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Param {
+    Action,
+    App,
+    Jobs,
+    Status,
+    Verbose,
+    Offset,
+    Limit,
+    JobAction,
+    Owner,
+    Cluster,
+    SortKey,
+    Reverse,
+}
+
+impl Param {
+    /// Every parameter, in the order of the API page and its extensions.
+    pub(crate) const ALL: [Param; 12] = [
+        Param::Action,
+        Param::App,
+        Param::Jobs,
+        Param::Status,
+        Param::Verbose,
+        Param::Offset,
+        Param::Limit,
+        Param::JobAction,
+        Param::Owner,
+        Param::Cluster,
+        Param::SortKey,
+        Param::Reverse,
+    ];
+
+    /// The wire name, without a list suffix.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Param::Action => "action",
+            Param::App => "app",
+            Param::Jobs => "jobs",
+            Param::Status => "status",
+            Param::Verbose => "verbose",
+            Param::Offset => "offset",
+            Param::Limit => "limit",
+            Param::JobAction => "job_action",
+            Param::Owner => "owner",
+            Param::Cluster => "cluster",
+            Param::SortKey => "sort_key",
+            Param::Reverse => "reverse",
+        }
+    }
+
+    /// The parameter with this wire name.
+    pub(crate) fn named(name: &str) -> Option<Param> {
+        Param::ALL.into_iter().find(|param| param.name() == name)
+    }
+
+    /// Whether it takes a list (`name.1`, `name.2`, …).
+    pub(crate) fn is_list(self) -> bool {
+        matches!(self, Param::Jobs | Param::Status)
+    }
+
+    /// The wire name of the `n`th value of a list: `jobs.1`, …
+    pub(crate) fn numbered(self, n: usize) -> String {
+        format!("{}.{n}", self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Param;
+
+    /// The crate docs' parameter table names every parameter the parser
+    /// knows, in the order of [`Param::ALL`], and no other.
+    #[test]
+    fn the_crate_docs_table_lists_every_parameter() {
+        let docs = include_str!("lib.rs");
+        let named: Vec<&str> = docs
+            .lines()
+            .filter_map(|line| line.strip_prefix("//! | `"))
+            .filter_map(|row| row.split_once('`'))
+            .map(|(name, _)| name)
+            .filter(|name| !name.starts_with("ret_code"))
+            .collect();
+        let want: Vec<String> = Param::ALL
+            .into_iter()
+            .map(|param| {
+                if param.is_list() {
+                    format!("{}.n", param.name())
+                } else {
+                    param.name().to_owned()
+                }
+            })
+            .collect();
+        assert_eq!(named, want);
+        for param in Param::ALL {
+            assert_eq!(Param::named(param.name()), Some(param));
+        }
+        assert_eq!(Param::named("jobs.1"), None);
     }
 }

@@ -1,5 +1,5 @@
 //! A deterministic synthetic job log, shaped like a busy control plane's
-//! (SPEC §8): 100 apps of very unequal size (the largest about a fifth of
+//! log: 100 apps of very unequal size (the largest about a fifth of
 //! all jobs), 1,000 owners, statuses about 90% successful, 6% failed, 3%
 //! working and 1% pending, a dozen actions, create times one second apart
 //! on average with a few percent out of order, directives of about 300
@@ -9,19 +9,21 @@
 //! Shared by the example program (its built-in data) and the benchmarks,
 //! so both speak of the same jobs. No `rand`: a SplitMix64 stream.
 
-#![allow(dead_code)] // each includer uses its own part
+// Each includer uses its own part; the bench crate exports it, the example
+// keeps it private.
+#![allow(dead_code, unreachable_pub)]
 
-use chrono::{DateTime, Duration, Utc};
+use joblog::chrono::{DateTime, Duration, Utc};
 use joblog::{Job, Status};
 
 /// The fixed seed of the data set.
-pub(crate) const SEED: u64 = 0x6a6f_626c_6f67;
+pub const SEED: u64 = 0x6a6f_626c_6f67;
 /// How many apps.
-pub(crate) const APPS: usize = 100;
+pub const APPS: usize = 100;
 /// How many owners.
-pub(crate) const OWNERS: usize = 1_000;
+pub const OWNERS: usize = 1_000;
 /// The actions jobs are started by.
-pub(crate) const ACTIONS: [&str; 12] = [
+pub const ACTIONS: [&str; 12] = [
     "CreateCluster",
     "StartClusters",
     "StopClusters",
@@ -37,14 +39,14 @@ pub(crate) const ACTIONS: [&str; 12] = [
 ];
 
 /// A SplitMix64 random stream: small, fast and the same everywhere.
-pub(crate) struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
-    pub(crate) fn new(seed: u64) -> Rng {
+    pub fn new(seed: u64) -> Rng {
         Rng(seed)
     }
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -53,7 +55,7 @@ impl Rng {
     }
 
     /// A number in `0..n`.
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 }
@@ -72,7 +74,7 @@ fn name(prefix: &str, n: u64) -> String {
 }
 
 /// The id of app `i`; app 0, the largest, is the API page's example app.
-pub(crate) fn app(i: usize) -> String {
+pub fn app(i: usize) -> String {
     if i == 0 {
         "app-tg3lbp0a".to_owned()
     } else {
@@ -81,12 +83,12 @@ pub(crate) fn app(i: usize) -> String {
 }
 
 /// The id of owner `i`.
-pub(crate) fn owner(i: usize) -> String {
+pub fn owner(i: usize) -> String {
     name("usr", i as u64 + 5_000)
 }
 
 /// The id of job `i`.
-pub(crate) fn job_id(i: usize) -> String {
+pub fn job_id(i: usize) -> String {
     name("j", i as u64)
 }
 
@@ -102,7 +104,7 @@ fn cluster(app: usize, owner: usize, k: u64) -> String {
 }
 
 /// The first create time.
-pub(crate) fn origin() -> DateTime<Utc> {
+pub fn origin() -> DateTime<Utc> {
     DateTime::from_timestamp(1_520_141_878, 0).unwrap_or_default() // 2018-03-04T05:37:58Z
 }
 
@@ -119,7 +121,7 @@ fn app_weights() -> Vec<f64> {
 }
 
 /// `n` jobs, the same for the same `n`, in insertion order.
-pub(crate) fn jobs(n: usize) -> Vec<Job> {
+pub fn jobs(n: usize) -> Vec<Job> {
     let mut rng = Rng::new(SEED);
     let weights = app_weights();
     let sum = weights[APPS - 1];

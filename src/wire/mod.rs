@@ -1,17 +1,9 @@
 //! The cloud API on the wire: a request string in, JSON out.
 //!
-//! The request is an `application/x-www-form-urlencoded` string (a GET's
-//! query string or a POST's body): `+` is a space, `%XX` escapes are UTF-8
-//! (an invalid sequence becomes U+FFFD, as `form_urlencoded` decodes it).
-//! Lists come as `name.1=…&name.2=…`, or once without a suffix
-//! (`status=pending`, as the official Python SDK sends it); their values
-//! are taken in index order, an unsuffixed value first. Parameters the call
-//! does not know (`zone`, `signature`, `access_key_id`, …) are ignored.
-//!
-//! A malformed request fails with 1100 at its first fault in request
-//! order; a missing `app` is reported after every other fault. Only a
-//! well-formed request reaches the planner, which may answer 1400 and then
-//! 2100.
+//! The rules are the crate docs' "The request" and "Errors": a malformed
+//! request fails with 1100 at its first fault in request order (a missing
+//! `app` after every other fault); only a well-formed request reaches the
+//! planner, which may answer 1400 and then 2100.
 
 mod request;
 mod response;
@@ -20,7 +12,7 @@ pub use response::{ErrorResponse, JobElement, Response};
 
 use crate::error::Error;
 use crate::query::{Caller, Query};
-use crate::store::JobStore;
+use crate::store::{JobStore, Page};
 
 impl JobStore {
     /// Answers a request string for `caller`: parse it, then
@@ -37,18 +29,18 @@ impl JobStore {
     /// let mut store = JobStore::new();
     /// let at = "2018-03-04T05:37:58Z".parse()?;
     /// store.insert(Job::new("j-1", "app-1", "usr-1", "RunJob", Status::Pending, at))?;
-    /// let response = store.describe_request(&Caller::user("usr-1"), "app=app-1&status=pending")?;
-    /// assert_eq!(response.total_count, 1);
-    /// assert_eq!(response.job_set[0].job_id, "j-1");
+    /// let page = store.describe_request(&Caller::user("usr-1"), "app=app-1&status=pending")?;
+    /// assert_eq!(page.total_count(), 1);
+    /// assert_eq!(page.jobs()[0].job_id(), "j-1");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn describe_request<'s>(
         &'s self,
         caller: &Caller,
         request: &str,
-    ) -> Result<Response<'s>, Error> {
+    ) -> Result<Page<'s>, Error> {
         let query: Query = request.parse()?;
-        self.describe(caller, &query).map(Response::from)
+        self.describe(caller, &query)
     }
 
     /// Answers a request string for `caller` with the API's JSON, success
@@ -71,7 +63,7 @@ impl JobStore {
     /// ```
     pub fn describe_json(&self, caller: &Caller, request: &str) -> String {
         let written = match self.describe_request(caller, request) {
-            Ok(response) => serde_json::to_string(&response),
+            Ok(page) => serde_json::to_string(&page),
             Err(err) => serde_json::to_string(&err),
         };
         // Neither shape has a map with non-string keys, so writing cannot

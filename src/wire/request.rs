@@ -6,52 +6,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, ErrorKind};
-use crate::job::Status;
-use crate::query::{Query, SortKey};
+use crate::query::{Order, Param, Query, SortKey};
+use crate::status::Status;
 
 /// The action this crate answers.
 pub(crate) const ACTION: &str = "DescribeClusterJobs";
-
-/// The parameters `DescribeClusterJobs` knows; any other is ignored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Param {
-    Action,
-    App,
-    Jobs,
-    Status,
-    Verbose,
-    Offset,
-    Limit,
-    JobAction,
-    Owner,
-    Cluster,
-    SortKey,
-    Reverse,
-}
-
-impl Param {
-    fn named(name: &str) -> Option<Param> {
-        Some(match name {
-            "action" => Param::Action,
-            "app" => Param::App,
-            "jobs" => Param::Jobs,
-            "status" => Param::Status,
-            "verbose" => Param::Verbose,
-            "offset" => Param::Offset,
-            "limit" => Param::Limit,
-            "job_action" => Param::JobAction,
-            "owner" => Param::Owner,
-            "cluster" => Param::Cluster,
-            "sort_key" => Param::SortKey,
-            "reverse" => Param::Reverse,
-            _ => return None,
-        })
-    }
-
-    fn is_list(self) -> bool {
-        matches!(self, Param::Jobs | Param::Status)
-    }
-}
 
 /// Which value of a parameter: `None` for a scalar or an unsuffixed list
 /// value, `Some(n)` for `name.n`.
@@ -105,9 +64,9 @@ fn count(name: &str, value: &str) -> Result<u64, Error> {
         .map_err(|_| Error::invalid_parameter(name, value, "must be 0 or more"))
 }
 
-/// Parses a request string into a query.
+/// Parses a request string into a query, through [`Query::builder`].
 pub(crate) fn parse(input: &str) -> Result<Query, Error> {
-    let mut query = Query::new("");
+    let mut query = Query::builder("");
     let mut app_given = false;
     let mut seen: HashSet<Slot> = HashSet::new();
     let mut job_ids: Vec<(u64, String)> = Vec::new();
@@ -125,72 +84,57 @@ pub(crate) fn parse(input: &str) -> Result<Query, Error> {
         if value.is_empty() {
             return Err(Error::invalid_parameter(name, "", "must not be empty"));
         }
+        let invalid = |reason: String| Error::invalid_parameter(&*name, &value, reason);
         let (param, index) = slot;
-        match param {
+        query = match param {
             Param::Action if value != ACTION => {
-                return Err(Error::invalid_parameter(
-                    name,
-                    &value,
-                    format!("must be {ACTION}"),
-                ));
+                return Err(invalid(format!("must be {ACTION}")));
             }
-            Param::Action => {}
+            Param::Action => query,
             Param::App => {
                 app_given = true;
-                query.app = value.into_owned();
+                query.app(value.into_owned())
             }
-            Param::Jobs => job_ids.push((index.unwrap_or(0), value.into_owned())),
-            Param::Status => {
-                let status: Status = value
-                    .parse()
-                    .map_err(|err| Error::invalid_parameter(&*name, &value, format!("{err}")))?;
-                query = query.status(status);
+            Param::Jobs => {
+                job_ids.push((index.unwrap_or(0), value.into_owned()));
+                query
             }
-            Param::Verbose => {
-                if integer(&name, &value)? != 0 {
-                    return Err(Error::invalid_parameter(
-                        name,
-                        &value,
-                        "only verbose=0 is supported",
-                    ));
-                }
+            Param::Status => query.status(
+                value
+                    .parse::<Status>()
+                    .map_err(|e| invalid(e.to_string()))?,
+            ),
+            Param::Verbose if integer(&name, &value)? != 0 => {
+                return Err(invalid("only verbose=0 is supported".to_owned()));
             }
-            Param::Offset => query.offset = count(&name, &value)?,
-            Param::Limit => query.limit = count(&name, &value)?,
-            Param::JobAction => query.job_action = Some(value.into_owned()),
-            Param::Owner => query.owner = Some(value.into_owned()),
-            Param::Cluster => query.cluster = Some(value.into_owned()),
-            Param::SortKey => {
-                query.sort_key = match &*value {
-                    "create_time" => SortKey::CreateTime,
-                    "status_time" => SortKey::StatusTime,
-                    _ => {
-                        return Err(Error::invalid_parameter(
-                            name,
-                            &value,
-                            "must be create_time or status_time",
-                        ));
-                    }
-                }
-            }
-            Param::Reverse => {
-                query.reverse = match integer(&name, &value)? {
-                    0 => false,
-                    1 => true,
-                    _ => return Err(Error::invalid_parameter(name, &value, "must be 0 or 1")),
-                }
-            }
-        }
+            Param::Verbose => query,
+            Param::Offset => query.offset(count(&name, &value)?),
+            Param::Limit => query.limit(count(&name, &value)?),
+            Param::JobAction => query.job_action(value.into_owned()),
+            Param::Owner => query.owner(value.into_owned()),
+            Param::Cluster => query.cluster(value.into_owned()),
+            Param::SortKey => query.sort_key(
+                value
+                    .parse::<SortKey>()
+                    .map_err(|e| invalid(e.to_string()))?,
+            ),
+            Param::Reverse => match Order::from_reverse_flag(integer(&name, &value)?) {
+                Some(order) => query.order(order),
+                None => return Err(invalid("must be 0 or 1".to_owned())),
+            },
+        };
     }
     if !app_given {
         return Err(Error::new(ErrorKind::MissingParameter {
-            parameter: "app".to_owned(),
+            parameter: Param::App.name().to_owned(),
         }));
     }
     // List values in index order; an unsuffixed value counts as index 0.
     job_ids.sort_by_key(|&(index, _)| index);
-    query.job_ids = job_ids.into_iter().map(|(_, id)| id).collect();
-    Ok(query)
+    for (_, job_id) in job_ids {
+        query = query.job_id(job_id);
+    }
+    Ok(query.build())
 }
 
 /// Parses a request string, as [`JobStore::describe_request`] does.
@@ -200,7 +144,7 @@ pub(crate) fn parse(input: &str) -> Result<Query, Error> {
 ///
 /// let query: Query = "action=DescribeClusterJobs&app=app-tg3lbp0a&status.1=pending&limit=5&zone=pek3a"
 ///     .parse()?;
-/// assert_eq!(query, Query::new("app-tg3lbp0a").status(Status::Pending).limit(5));
+/// assert_eq!(query, Query::builder("app-tg3lbp0a").status(Status::Pending).limit(5).build());
 ///
 /// let err = "app=app-1&status.1=bogus".parse::<Query>().unwrap_err();
 /// assert_eq!(
@@ -226,7 +170,7 @@ impl FromStr for Query {
 /// ```
 /// use joblog::{Query, Status};
 ///
-/// let query = Query::new("app-1").job_id("j-1").status(Status::Failed).offset(20);
+/// let query = Query::builder("app-1").job_id("j-1").status(Status::Failed).offset(20).build();
 /// assert_eq!(
 ///     query.to_string(),
 ///     "action=DescribeClusterJobs&app=app-1&jobs.1=j-1&status.1=failed\
@@ -238,28 +182,23 @@ impl FromStr for Query {
 impl fmt::Display for Query {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = form_urlencoded::Serializer::new(String::new());
-        out.append_pair("action", ACTION);
-        out.append_pair("app", &self.app);
-        for (i, id) in self.job_ids.iter().enumerate() {
-            out.append_pair(&format!("jobs.{}", i + 1), id);
+        out.append_pair(Param::Action.name(), ACTION);
+        out.append_pair(Param::App.name(), self.app());
+        for (i, id) in self.job_ids().iter().enumerate() {
+            out.append_pair(&Param::Jobs.numbered(i + 1), id);
         }
         for (i, status) in self.statuses().enumerate() {
-            out.append_pair(&format!("status.{}", i + 1), status.as_str());
+            out.append_pair(&Param::Status.numbered(i + 1), status.as_str());
         }
-        let filters = [
-            ("job_action", &self.job_action),
-            ("owner", &self.owner),
-            ("cluster", &self.cluster),
-        ];
-        for (name, value) in filters {
+        for (param, value) in self.filters() {
             if let Some(value) = value {
-                out.append_pair(name, value);
+                out.append_pair(param.name(), value);
             }
         }
-        out.append_pair("sort_key", self.sort_key.as_str());
-        out.append_pair("reverse", if self.reverse { "1" } else { "0" });
-        out.append_pair("offset", &self.offset.to_string());
-        out.append_pair("limit", &self.limit.to_string());
+        out.append_pair(Param::SortKey.name(), self.sort_key().as_str());
+        out.append_pair(Param::Reverse.name(), self.order().reverse_flag());
+        out.append_pair(Param::Offset.name(), &self.offset().to_string());
+        out.append_pair(Param::Limit.name(), &self.limit().to_string());
         f.write_str(&out.finish())
     }
 }

@@ -3,24 +3,64 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize, Serializer, ser::SerializeStruct};
+use serde::{Deserialize, Serialize, Serializer, ser::Error as _, ser::SerializeStruct};
 use serde_json::value::RawValue;
 
 use crate::error::Error;
-use crate::job::{Job, Status, timestamp};
-use crate::plan::Page;
-use crate::record::JobRef;
+use crate::status::Status;
+use crate::store::{JobRef, Page};
+use crate::time::{Stamp, timestamp};
 
 /// The `action` of a success answer.
 pub(crate) const RESPONSE_ACTION: &str = "DescribeClusterJobsResponse";
 
-/// One element of `job_set`: a job as the API shows it (no `app`: the
-/// query names it already), fields in the order of the API page's example.
+/// A stored job is written as one element of `job_set`: the fields in the
+/// order of the API page's example, no `app` (the query names it already),
+/// times as `YYYY-MM-DDThh:mm:ssZ`, and `resources` and `extras` as the JSON
+/// objects they are.
+impl Serialize for JobRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw = |json| {
+            serde_json::from_str::<&RawValue>(json).map_err(|err| {
+                S::Error::custom(format_args!("stored JSON of job {}: {err}", self.job_id()))
+            })
+        };
+        let mut out = serializer.serialize_struct("JobElement", 11)?;
+        out.serialize_field("status", &self.status())?;
+        out.serialize_field("job_id", self.job_id())?;
+        out.serialize_field("directive", self.directive())?;
+        out.serialize_field("job_action", self.job_action())?;
+        out.serialize_field("create_time", &Stamp(self.create_time()))?;
+        out.serialize_field("owner", self.owner())?;
+        out.serialize_field("status_time", &Stamp(self.status_time()))?;
+        out.serialize_field("error_codes", self.error_codes())?;
+        out.serialize_field("resource_ids", self.resource_ids())?;
+        out.serialize_field("resources", raw(self.resources_json())?)?;
+        out.serialize_field("extras", raw(self.extras_json())?)?;
+        out.end()
+    }
+}
+
+/// A page is written as the success answer of `DescribeClusterJobs`:
+/// `{"action":"DescribeClusterJobsResponse","total_count":…,"job_set":[…],"ret_code":0}`.
+impl Serialize for Page<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_struct("Response", 4)?;
+        out.serialize_field("action", RESPONSE_ACTION)?;
+        out.serialize_field("total_count", &self.total_count())?;
+        out.serialize_field("job_set", self.jobs())?;
+        out.serialize_field("ret_code", &0)?;
+        out.end()
+    }
+}
+
+/// One element of `job_set` read back from an answer: a job as the API
+/// shows it, fields in the order of the API page's example.
 ///
-/// Made from a stored job ([`JobRef`]) it borrows every field, so writing
-/// an answer copies nothing; deserialized, it borrows what it can from the
-/// input. `resources` and `extras` are kept as raw JSON, exactly as
-/// written; [`JobRef::resources`] and [`JobRef::extras`] read them typed.
+/// A stored job is written by [`JobRef`]'s `Serialize`; this type is for
+/// the other side of the wire (a client, a test, a peer engine writing
+/// the same shape). It borrows what it can from its input; `resources` and
+/// `extras` are kept as raw JSON, exactly as written.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobElement<'a> {
@@ -56,61 +96,10 @@ pub struct JobElement<'a> {
     pub extras: Cow<'a, RawValue>,
 }
 
-/// Stored JSON as a raw value. The store wrote it, so it is valid; an
-/// empty object stands in should it ever not be.
-fn raw(json: &str) -> Cow<'_, RawValue> {
-    match serde_json::from_str::<&RawValue>(json) {
-        Ok(raw) => Cow::Borrowed(raw),
-        Err(_) => Cow::Owned(owned_raw("{}")),
-    }
-}
-
-fn to_raw<T: Serialize>(value: &T) -> Cow<'static, RawValue> {
-    Cow::Owned(owned_raw(&serde_json::to_string(value).unwrap_or_default()))
-}
-
-fn owned_raw(json: &str) -> Box<RawValue> {
-    RawValue::from_string(json.to_owned()).unwrap_or_default()
-}
-
-impl<'a> From<JobRef<'a>> for JobElement<'a> {
-    fn from(job: JobRef<'a>) -> JobElement<'a> {
-        JobElement {
-            status: job.status(),
-            job_id: Cow::Borrowed(job.job_id()),
-            directive: Cow::Borrowed(job.directive()),
-            job_action: Cow::Borrowed(job.job_action()),
-            create_time: job.create_time(),
-            owner: Cow::Borrowed(job.owner()),
-            status_time: job.status_time(),
-            error_codes: Cow::Borrowed(job.error_codes()),
-            resource_ids: Cow::Borrowed(job.resource_ids()),
-            resources: raw(job.resources_json()),
-            extras: raw(job.extras_json()),
-        }
-    }
-}
-
-impl<'a> From<&'a Job> for JobElement<'a> {
-    fn from(job: &'a Job) -> JobElement<'a> {
-        JobElement {
-            status: job.status,
-            job_id: Cow::Borrowed(&job.job_id),
-            directive: Cow::Borrowed(&job.directive),
-            job_action: Cow::Borrowed(&job.job_action),
-            create_time: job.create_time,
-            owner: Cow::Borrowed(&job.owner),
-            status_time: job.status_time,
-            error_codes: Cow::Borrowed(&job.error_codes),
-            resource_ids: Cow::Borrowed(&job.resource_ids),
-            resources: to_raw(&job.resources),
-            extras: to_raw(&job.extras),
-        }
-    }
-}
-
-/// A success answer of `DescribeClusterJobs`, as the wire shows it:
+/// A success answer of `DescribeClusterJobs` read back:
 /// `{"action":"DescribeClusterJobsResponse","total_count":…,"job_set":[…],"ret_code":0}`.
+///
+/// [`Page`] writes this shape; this type reads it (and writes it again).
 ///
 /// ```
 /// use joblog::{Caller, Job, JobStore, Response, Status};
@@ -118,10 +107,11 @@ impl<'a> From<&'a Job> for JobElement<'a> {
 /// let mut store = JobStore::new();
 /// let at = "2018-03-04T05:37:58Z".parse()?;
 /// store.insert(Job::new("j-1", "app-1", "usr-1", "RunJob", Status::Pending, at))?;
-/// let response = store.describe_request(&Caller::user("usr-1"), "app=app-1")?;
-/// let json = serde_json::to_string(&response)?;
+/// let page = store.describe_request(&Caller::user("usr-1"), "app=app-1")?;
+/// let json = serde_json::to_string(&page)?;
 /// assert!(json.starts_with(r#"{"action":"DescribeClusterJobsResponse","total_count":1,"#));
 /// let back: Response = serde_json::from_str(&json)?;
+/// assert_eq!(back.job_set[0].job_id, "j-1");
 /// assert_eq!(serde_json::to_string(&back)?, json);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -138,21 +128,6 @@ pub struct Response<'a> {
     pub job_set: Vec<JobElement<'a>>,
     /// Always 0.
     pub ret_code: u32,
-}
-
-impl<'a> From<Page<'a>> for Response<'a> {
-    fn from(page: Page<'a>) -> Response<'a> {
-        Response {
-            action: Cow::Borrowed(RESPONSE_ACTION),
-            total_count: page.total_count(),
-            job_set: page
-                .jobs()
-                .iter()
-                .map(|&job| JobElement::from(job))
-                .collect(),
-            ret_code: 0,
-        }
-    }
 }
 
 /// A failure answer as the wire shows it: `{"ret_code":…,"message":"…"}`.

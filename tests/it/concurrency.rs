@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread;
 
-use joblog::{Caller, Job, JobStore, Query, SortKey, Status};
+use joblog::{Caller, Job, JobStore, Order, Query, SortKey, Status};
 
 use crate::at;
 
@@ -82,21 +82,40 @@ fn queries() -> Vec<(Caller, Query)> {
         all.push((admin.clone(), Query::new(app)));
         all.push((
             admin.clone(),
-            Query::new(app).status(Status::Working).offset(5),
+            Query::builder(app)
+                .status(Status::Working)
+                .offset(5)
+                .build(),
         ));
         all.push((
             admin.clone(),
-            Query::new(app)
+            Query::builder(app)
                 .status(Status::Pending)
                 .status(Status::Failed)
-                .sort_key(SortKey::StatusTime),
+                .sort_key(SortKey::StatusTime)
+                .build(),
         ));
-        all.push((admin.clone(), Query::new(app).owner("usr-2").reverse(false)));
-        all.push((admin.clone(), Query::new(app).job_action("Stop").limit(7)));
-        all.push((admin.clone(), Query::new(app).cluster("cl-3").offset(3)));
-        all.push((user.clone(), Query::new(app).limit(100)));
-        all.push((user.clone(), Query::new(app).status(Status::Successful)));
-        all.push((admin.clone(), Query::new(app).limit(0)));
+        all.push((
+            admin.clone(),
+            Query::builder(app)
+                .owner("usr-2")
+                .order(Order::OldestFirst)
+                .build(),
+        ));
+        all.push((
+            admin.clone(),
+            Query::builder(app).job_action("Stop").limit(7).build(),
+        ));
+        all.push((
+            admin.clone(),
+            Query::builder(app).cluster("cl-3").offset(3).build(),
+        ));
+        all.push((user.clone(), Query::builder(app).limit(100).build()));
+        all.push((
+            user.clone(),
+            Query::builder(app).status(Status::Successful).build(),
+        ));
+        all.push((admin.clone(), Query::builder(app).limit(0).build()));
     }
     all
 }

@@ -160,3 +160,60 @@ fn a_bad_command_line_exits_2() {
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).starts_with("usage: describe"));
 }
+
+#[test]
+fn options_take_the_usual_forms() {
+    let dir = std::env::temp_dir().join(format!("joblog-forms-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("jobs.jsonl");
+    std::fs::write(&file, RECORDS).unwrap();
+    let file = file.to_str().unwrap();
+    let spaced = run(&["--jobs", file, "--caller", "usr-1", "app=app-1"], None);
+    assert_eq!(spaced.status.code(), Some(0), "{}", text(&spaced.stderr));
+    assert!(text(&spaced.stdout).contains(r#""total_count":1,"#));
+    let jobs = format!("--jobs={file}");
+    for args in [
+        &[jobs.as_str(), "--caller=usr-1", "app=app-1"][..],
+        &["--caller=usr-1", jobs.as_str(), "--", "app=app-1"][..],
+    ] {
+        let out = run(args, None);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(out.stdout, spaced.stdout, "{args:?}");
+    }
+    // After `--` everything is the QUERY, even what looks like an option.
+    let out = run(&[jobs.as_str(), "--", "--admin"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"ret_code\":1100,\"message\":\"ParameterError, missing required parameter [app]\"}\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_non_utf8_argument_exits_2_with_a_message() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let bad = OsStr::from_bytes(b"app=\xff");
+    let out = describe().arg(bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with("describe: QUERY is not valid UTF-8: app=\u{FFFD}\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = describe()
+        .arg("--caller")
+        .arg(bad)
+        .arg("app=a")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("describe: --caller is not valid UTF-8: "));
+}

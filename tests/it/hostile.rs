@@ -90,7 +90,7 @@ fn deeply_nested_extras_are_refused_beyond_the_limit() {
     let mut ok = job("j-ok", "app-1", "usr-1", 0);
     ok.extras = nested(MAX_EXTRAS_DEPTH);
     store.insert(ok.clone()).unwrap();
-    assert_eq!(store.get("j-ok").unwrap().extras(), ok.extras);
+    assert_eq!(store.get("j-ok").unwrap().to_extras(), ok.extras);
     for depth in [MAX_EXTRAS_DEPTH + 1, 1_000] {
         let mut deep = job("j-deep", "app-1", "usr-1", 0);
         deep.extras = nested(depth);

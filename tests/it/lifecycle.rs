@@ -138,12 +138,15 @@ fn status_changes_move_jobs_in_the_status_time_order() {
     store.set_status("j-1", Status::Working, at(100)).unwrap();
     store.set_status("j-3", Status::Successful, at(50)).unwrap();
     store.check_invariants().unwrap();
-    let query = Query::new("a").sort_key(SortKey::StatusTime);
+    let query = Query::builder("a").sort_key(SortKey::StatusTime).build();
     let page = store.describe(&Caller::user("u"), &query).unwrap();
     let ids: Vec<&str> = page.jobs().iter().map(|j| j.job_id()).collect();
     assert_eq!(ids, ["j-1", "j-3", "j-4", "j-2", "j-0"]);
     let pending = store
-        .describe(&Caller::user("u"), &Query::new("a").status(Status::Pending))
+        .describe(
+            &Caller::user("u"),
+            &Query::builder("a").status(Status::Pending).build(),
+        )
         .unwrap();
     assert_eq!(pending.total_count(), 3);
 }
@@ -203,7 +206,10 @@ fn many_prunes_compact_the_store() {
     store.check_invariants().unwrap();
     assert_eq!(store.len(), 30);
     let page = store
-        .describe(&Caller::admin("root"), &Query::new("a").limit(3))
+        .describe(
+            &Caller::admin("root"),
+            &Query::builder("a").limit(3).build(),
+        )
         .unwrap();
     let ids: Vec<&str> = page.jobs().iter().map(|j| j.job_id()).collect();
     assert_eq!(ids, ["j-290", "j-280", "j-270"]);

@@ -1,5 +1,8 @@
 //! Integration tests, compiled as one binary.
 
+#[path = "../support/naive.rs"]
+mod naive;
+
 mod concurrency;
 mod example;
 mod hostile;
@@ -9,7 +12,7 @@ mod planner;
 mod records;
 mod wire;
 
-use chrono::{DateTime, Duration, Utc};
+use joblog::chrono::{DateTime, Duration, Utc};
 use joblog::{Job, Status};
 
 /// A fixed origin for test times.

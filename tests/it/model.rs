@@ -4,10 +4,10 @@
 //! checker after every operation; the paging laws.
 
 use chrono::{DateTime, Utc};
-use joblog::{Caller, ErrorKind, Job, JobStore, Query, SortKey, Status};
+use joblog::{Caller, ErrorKind, Job, JobStore, Order, Query, SortKey, Status};
 use proptest::prelude::*;
 
-use crate::at;
+use crate::{at, naive};
 
 const APPS: [&str; 3] = ["app-a", "app-b", "app-c"];
 const OWNERS: [&str; 4] = ["usr-0", "usr-1", "usr-2", "usr-3"];
@@ -97,13 +97,17 @@ impl QuerySpec {
             .get(usize::from(self.app))
             .copied()
             .unwrap_or("app-none");
-        let mut query = Query::new(app)
+        let mut query = Query::builder(app)
             .sort_key(if self.status_time {
                 SortKey::StatusTime
             } else {
                 SortKey::CreateTime
             })
-            .reverse(self.reverse)
+            .order(if self.reverse {
+                Order::NewestFirst
+            } else {
+                Order::OldestFirst
+            })
             .offset(self.offset)
             .limit(self.limit);
         for &id in &self.ids {
@@ -121,7 +125,7 @@ impl QuerySpec {
         if let Some(c) = self.cluster {
             query = query.cluster(CLUSTERS[usize::from(c)]);
         }
-        query
+        query.build()
     }
 }
 
@@ -272,11 +276,6 @@ fn allowed(from: Status, to: Status) -> bool {
     )
 }
 
-fn involves(job: &Job, id: &str) -> bool {
-    job.resource_ids.split(' ').any(|w| w == id)
-        || job.resources.values().flatten().any(|r| r == id)
-}
-
 impl Model {
     fn insert(&mut self, job: Job) -> Result<(), Refusal> {
         let invalid = job.owner.is_empty()
@@ -328,76 +327,10 @@ impl Model {
         n - self.jobs.len()
     }
 
-    /// (ret_code, total, ids) or the error kind.
+    /// (total, ids) or the error kind, from the shared plain model.
     fn describe(&self, spec: &QuerySpec) -> Result<(u64, Vec<String>), ErrorKind> {
-        let caller = spec.caller();
-        let query = spec.query();
-        let owner = spec.owner_filter();
-        if let Some(owner) = &owner {
-            if !caller.is_admin() && owner != caller.user_id() {
-                return Err(ErrorKind::PermissionDenied {
-                    caller: caller.user_id().to_owned(),
-                    owner: owner.clone(),
-                });
-            }
-        }
-        let visible = |j: &&Job| {
-            j.app == query.app()
-                && if caller.is_admin() {
-                    owner.as_ref().is_none_or(|o| &j.owner == o)
-                } else {
-                    j.owner == caller.user_id()
-                }
-        };
-        let scope: Vec<(usize, &Job)> = self
-            .jobs
-            .iter()
-            .enumerate()
-            .filter(|(_, j)| visible(j))
-            .collect();
-        let mut missing: Vec<String> = Vec::new();
-        for id in query.job_ids() {
-            if !scope.iter().any(|(_, j)| &j.job_id == id) && !missing.contains(id) {
-                missing.push(id.clone());
-            }
-        }
-        if !missing.is_empty() {
-            return Err(ErrorKind::JobsNotFound { job_ids: missing });
-        }
-        let statuses: Vec<Status> = spec.statuses.iter().map(|&s| status(s)).collect();
-        let mut hits: Vec<(DateTime<Utc>, usize, &Job)> = scope
-            .into_iter()
-            .filter(|(_, j)| query.job_ids().is_empty() || query.job_ids().contains(&j.job_id))
-            .filter(|(_, j)| statuses.is_empty() || statuses.contains(&j.status))
-            .filter(|(_, j)| {
-                spec.action
-                    .is_none_or(|a| j.job_action == ACTIONS[usize::from(a)])
-            })
-            .filter(|(_, j)| {
-                spec.cluster
-                    .is_none_or(|c| involves(j, CLUSTERS[usize::from(c)]))
-            })
-            .map(|(i, j)| {
-                let time = if spec.status_time {
-                    j.status_time
-                } else {
-                    j.create_time
-                };
-                (time, i, j)
-            })
-            .collect();
-        hits.sort_by_key(|&(time, i, _)| (time, i));
-        if spec.reverse {
-            hits.reverse();
-        }
-        let total = hits.len() as u64;
-        let page = hits
-            .into_iter()
-            .skip(spec.offset as usize)
-            .take(spec.limit.min(100) as usize)
-            .map(|(_, _, j)| j.job_id.clone())
-            .collect();
-        Ok((total, page))
+        let (total, page) = naive::describe(&self.jobs, &spec.caller(), &spec.query())?;
+        Ok((total, page.into_iter().map(|j| j.job_id.clone()).collect()))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Scope, filters, errors, order and paging of `describe`.
 
-use joblog::{Caller, ErrorKind, Job, JobStore, Query, SortKey, Status};
+use joblog::{Caller, ErrorKind, Job, JobStore, Order, Query, SortKey, Status};
 
 use crate::job;
 
@@ -35,7 +35,11 @@ fn store() -> JobStore {
 #[test]
 fn a_user_sees_only_its_own_jobs_of_the_app() {
     let store = store();
-    let (total, page) = ids(&store, &Caller::user("ann"), &Query::new("a").limit(3));
+    let (total, page) = ids(
+        &store,
+        &Caller::user("ann"),
+        &Query::builder("a").limit(3).build(),
+    );
     assert_eq!(total, 10);
     assert_eq!(page, ["j-9", "j-8", "j-7"]);
     let (total, _) = ids(&store, &Caller::user("carol"), &Query::new("a"));
@@ -48,14 +52,18 @@ fn a_user_sees_only_its_own_jobs_of_the_app() {
 fn an_admin_sees_the_whole_app_and_may_narrow_by_owner() {
     let store = store();
     let admin = Caller::admin("root");
-    let (total, page) = ids(&store, &admin, &Query::new("a").limit(2));
+    let (total, page) = ids(&store, &admin, &Query::builder("a").limit(2).build());
     assert_eq!((total, page), (15, vec!["j-14".into(), "j-13".into()]));
-    let (total, page) = ids(&store, &admin, &Query::new("a").owner("bob").limit(1));
+    let (total, page) = ids(
+        &store,
+        &admin,
+        &Query::builder("a").owner("bob").limit(1).build(),
+    );
     assert_eq!((total, page), (5, vec!["j-14".into()]));
-    let (total, _) = ids(&store, &admin, &Query::new("a").owner("nobody"));
+    let (total, _) = ids(&store, &admin, &Query::builder("a").owner("nobody").build());
     assert_eq!(total, 0);
     // The owner filter never widens beyond the app.
-    let (total, _) = ids(&store, &admin, &Query::new("b").owner("bob"));
+    let (total, _) = ids(&store, &admin, &Query::builder("b").owner("bob").build());
     assert_eq!(total, 0);
 }
 
@@ -63,7 +71,10 @@ fn an_admin_sees_the_whole_app_and_may_narrow_by_owner() {
 fn a_user_naming_another_owner_is_denied() {
     let store = store();
     let err = store
-        .describe(&Caller::user("ann"), &Query::new("a").owner("bob"))
+        .describe(
+            &Caller::user("ann"),
+            &Query::builder("a").owner("bob").build(),
+        )
         .unwrap_err();
     assert_eq!(err.ret_code(), 1400);
     assert_eq!(
@@ -78,7 +89,11 @@ fn a_user_naming_another_owner_is_denied() {
         "PermissionDenied, user [ann] may only list its own jobs, not those of owner [bob]"
     );
     // Naming itself is fine.
-    let (total, _) = ids(&store, &Caller::user("ann"), &Query::new("a").owner("ann"));
+    let (total, _) = ids(
+        &store,
+        &Caller::user("ann"),
+        &Query::builder("a").owner("ann").build(),
+    );
     assert_eq!(total, 10);
 }
 
@@ -86,13 +101,14 @@ fn a_user_naming_another_owner_is_denied() {
 fn ids_not_in_scope_fail_with_2100_naming_all_of_them() {
     let store = store();
     let ann = Caller::user("ann");
-    let query = Query::new("a")
+    let query = Query::builder("a")
         .job_id("j-1")
         .job_id("j-10") // Bob's: invisible to Ann
         .job_id("j-missing")
         .job_id("j-20") // another app
         .job_id("j-missing")
-        .status(Status::Working); // filters do not hide missing ids
+        .status(Status::Working) // filters do not hide missing ids
+        .build();
     let err = store.describe(&ann, &query).unwrap_err();
     assert_eq!(err.ret_code(), 2100);
     assert_eq!(
@@ -106,8 +122,8 @@ fn ids_not_in_scope_fail_with_2100_naming_all_of_them() {
         "ResourceNotFound, jobs [j-10, j-missing, j-20] not found"
     );
     // Another owner's id answers exactly like an id that does not exist.
-    let theirs = store.describe(&ann, &Query::new("a").job_id("j-10"));
-    let nobody = store.describe(&ann, &Query::new("a").job_id("j-99"));
+    let theirs = store.describe(&ann, &Query::builder("a").job_id("j-10").build());
+    let nobody = store.describe(&ann, &Query::builder("a").job_id("j-99").build());
     assert_eq!(
         theirs.unwrap_err().to_string().replace("j-10", "ID"),
         nobody.unwrap_err().to_string().replace("j-99", "ID")
@@ -117,17 +133,22 @@ fn ids_not_in_scope_fail_with_2100_naming_all_of_them() {
 #[test]
 fn ids_in_scope_that_filters_drop_are_simply_not_returned() {
     let store = store();
-    let query = Query::new("a")
+    let query = Query::builder("a")
         .job_id("j-3")
         .job_id("j-2")
         .job_id("j-3")
-        .job_id("j-5");
+        .job_id("j-5")
+        .build();
     let (total, page) = ids(&store, &Caller::user("ann"), &query);
     assert_eq!(
         (total, page),
         (3, vec!["j-5".into(), "j-3".into(), "j-2".into()])
     );
-    let (total, page) = ids(&store, &Caller::user("ann"), &query.job_action("Stop"));
+    let (total, page) = ids(
+        &store,
+        &Caller::user("ann"),
+        &query.to_builder().job_action("Stop").build(),
+    );
     assert_eq!((total, page), (2, vec!["j-5".into(), "j-3".into()]));
 }
 
@@ -135,33 +156,46 @@ fn ids_in_scope_that_filters_drop_are_simply_not_returned() {
 fn action_and_cluster_filters() {
     let store = store();
     let ann = Caller::user("ann");
-    let (total, page) = ids(&store, &ann, &Query::new("a").job_action("Start").limit(2));
+    let (total, page) = ids(
+        &store,
+        &ann,
+        &Query::builder("a").job_action("Start").limit(2).build(),
+    );
     assert_eq!((total, page), (5, vec!["j-8".into(), "j-6".into()]));
     // cl-2 appears in resource_ids of j-2, j-5, j-8 and in resources of j-4.
-    let (total, page) = ids(&store, &ann, &Query::new("a").cluster("cl-2"));
+    let (total, page) = ids(&store, &ann, &Query::builder("a").cluster("cl-2").build());
     assert_eq!(total, 4);
     assert_eq!(page, ["j-8", "j-5", "j-4", "j-2"]);
     let (total, page) = ids(
         &store,
         &ann,
-        &Query::new("a")
+        &Query::builder("a")
             .cluster("cl-2")
             .job_action("Start")
-            .reverse(false),
+            .order(Order::OldestFirst)
+            .build(),
     );
     assert_eq!(
         (total, page),
         (3, vec!["j-2".into(), "j-4".into(), "j-8".into()])
     );
-    let (total, _) = ids(&store, &ann, &Query::new("a").cluster("vol-nope"));
+    let (total, _) = ids(
+        &store,
+        &ann,
+        &Query::builder("a").cluster("vol-nope").build(),
+    );
     assert_eq!(total, 0);
-    let (total, _) = ids(&store, &ann, &Query::new("a").job_action("Nope"));
+    let (total, _) = ids(
+        &store,
+        &ann,
+        &Query::builder("a").job_action("Nope").build(),
+    );
     assert_eq!(total, 0);
     // Bob has no Start jobs of his own in app a... all of his are RunJob.
     let (total, _) = ids(
         &store,
         &Caller::user("bob"),
-        &Query::new("a").job_action("Start"),
+        &Query::builder("a").job_action("Start").build(),
     );
     assert_eq!(total, 0);
 }
@@ -173,20 +207,23 @@ fn limit_is_capped_at_100_and_zero_counts_only() {
         store.insert(job(&format!("j-{i}"), "a", "u", i)).unwrap();
     }
     let u = Caller::user("u");
-    let (total, page) = ids(&store, &u, &Query::new("a").limit(1000));
+    let (total, page) = ids(&store, &u, &Query::builder("a").limit(1000).build());
     assert_eq!((total, page.len()), (150, 100));
-    let (total, page) = ids(&store, &u, &Query::new("a").limit(0));
+    let (total, page) = ids(&store, &u, &Query::builder("a").limit(0).build());
     assert_eq!((total, page.len()), (150, 0));
     let (total, page) = ids(&store, &u, &Query::new("a"));
     assert_eq!((total, page.len()), (150, 20));
-    let (total, page) = ids(&store, &u, &Query::new("a").offset(140));
+    let (total, page) = ids(&store, &u, &Query::builder("a").offset(140).build());
     assert_eq!((total, page.len()), (150, 10));
-    let (total, page) = ids(&store, &u, &Query::new("a").offset(u64::MAX));
+    let (total, page) = ids(&store, &u, &Query::builder("a").offset(u64::MAX).build());
     assert_eq!((total, page.len()), (150, 0));
     let (total, page) = ids(
         &store,
         &u,
-        &Query::new("a").job_action("RunJob").offset(u64::MAX),
+        &Query::builder("a")
+            .job_action("RunJob")
+            .offset(u64::MAX)
+            .build(),
     );
     assert_eq!((total, page.len()), (150, 0));
 }
@@ -201,9 +238,17 @@ fn equal_times_are_ordered_by_insertion_later_first() {
     let u = Caller::user("u");
     let (_, newest) = ids(&store, &u, &Query::new("a"));
     assert_eq!(newest, ["j-c", "j-b", "j-a", "j-old"]);
-    let (_, oldest) = ids(&store, &u, &Query::new("a").reverse(false));
+    let (_, oldest) = ids(
+        &store,
+        &u,
+        &Query::builder("a").order(Order::OldestFirst).build(),
+    );
     assert_eq!(oldest, ["j-old", "j-a", "j-b", "j-c"]);
-    let (_, by_action) = ids(&store, &u, &Query::new("a").job_action("RunJob"));
+    let (_, by_action) = ids(
+        &store,
+        &u,
+        &Query::builder("a").job_action("RunJob").build(),
+    );
     assert_eq!(by_action, newest);
 }
 
@@ -217,19 +262,19 @@ fn empty_values_in_a_typed_query_are_refused() {
             "ParameterError, invalid value [] for parameter [app]: must not be empty",
         ),
         (
-            Query::new("a").job_id("j-1").job_id(""),
+            Query::builder("a").job_id("j-1").job_id("").build(),
             "ParameterError, invalid value [] for parameter [jobs.2]: must not be empty",
         ),
         (
-            Query::new("a").job_action(""),
+            Query::builder("a").job_action("").build(),
             "ParameterError, invalid value [] for parameter [job_action]: must not be empty",
         ),
         (
-            Query::new("a").owner(""),
+            Query::builder("a").owner("").build(),
             "ParameterError, invalid value [] for parameter [owner]: must not be empty",
         ),
         (
-            Query::new("a").cluster(""),
+            Query::builder("a").cluster("").build(),
             "ParameterError, invalid value [] for parameter [cluster]: must not be empty",
         ),
     ];
@@ -244,12 +289,16 @@ fn empty_values_in_a_typed_query_are_refused() {
 fn faults_are_reported_1100_then_1400_then_2100() {
     let store = store();
     let ann = Caller::user("ann");
-    let all_three = Query::new("a").owner("bob").job_id("j-missing").cluster("");
+    let all_three = Query::builder("a")
+        .owner("bob")
+        .job_id("j-missing")
+        .cluster("")
+        .build();
     assert_eq!(
         store.describe(&ann, &all_three).unwrap_err().ret_code(),
         1100
     );
-    let two = Query::new("a").owner("bob").job_id("j-missing");
+    let two = Query::builder("a").owner("bob").job_id("j-missing").build();
     assert_eq!(store.describe(&ann, &two).unwrap_err().ret_code(), 1400);
 }
 
@@ -276,21 +325,33 @@ fn status_time_order_and_status_filters_combine() {
         .unwrap();
     store.fail("j-4", crate::at(25), "E1").unwrap();
     let u = Caller::user("u");
-    let query = Query::new("a")
+    let query = Query::builder("a")
         .status(Status::Working)
         .status(Status::Failed)
-        .sort_key(SortKey::StatusTime);
+        .sort_key(SortKey::StatusTime)
+        .build();
     let (total, page) = ids(&store, &u, &query);
     assert_eq!(
         (total, page),
         (3, vec!["j-0".into(), "j-4".into(), "j-2".into()])
     );
-    let (_, page) = ids(&store, &u, &query.clone().reverse(false).offset(1));
+    let (_, page) = ids(
+        &store,
+        &u,
+        &query
+            .to_builder()
+            .order(Order::OldestFirst)
+            .offset(1)
+            .build(),
+    );
     assert_eq!(page, ["j-4", "j-0"]);
     let (total, page) = ids(
         &store,
         &u,
-        &Query::new("a").status(Status::Pending).offset(1),
+        &Query::builder("a")
+            .status(Status::Pending)
+            .offset(1)
+            .build(),
     );
     assert_eq!((total, page), (3, vec!["j-3".into(), "j-1".into()]));
 }

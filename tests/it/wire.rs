@@ -1,6 +1,6 @@
 //! The request string and the JSON answers.
 
-use joblog::{Caller, ErrorResponse, Job, JobStore, Query, Response, SortKey, Status};
+use joblog::{Caller, ErrorResponse, Job, JobStore, Order, Query, Response, SortKey, Status};
 use proptest::prelude::*;
 
 const SEED_REQUEST: &str = "action=DescribeClusterJobs&app=app-tg3lbp0a&jobs.1=j-etkt94ebqra\
@@ -67,7 +67,7 @@ fn responses_and_records_round_trip_through_serde() {
     let response = store
         .describe_request(&Caller::admin("root"), "app=app-tg3lbp0a")
         .unwrap();
-    assert_eq!(response.total_count, 2);
+    assert_eq!(response.total_count(), 2);
     let json = serde_json::to_string(&response).unwrap();
     let back: Response = serde_json::from_str(&json).unwrap();
     assert_eq!(serde_json::to_string(&back).unwrap(), json);
@@ -79,7 +79,10 @@ fn responses_and_records_round_trip_through_serde() {
         let json = serde_json::to_string(&job.to_job()).unwrap();
         assert_eq!(serde_json::from_str::<Job>(&json).unwrap(), job.to_job());
     }
-    let query = Query::new("app-1").status(Status::Working).offset(3);
+    let query = Query::builder("app-1")
+        .status(Status::Working)
+        .offset(3)
+        .build();
     let json = serde_json::to_string(&query).unwrap();
     assert_eq!(
         json,
@@ -102,17 +105,22 @@ fn request_decoding_lists_and_ignored_parameters() {
         ("app=%E5%BA%94%E7%94%A8", Query::new("应用")),
         (
             "app=a&jobs.2=j-2&jobs.1=j-1&jobs.10=j-10",
-            Query::new("a").job_id("j-1").job_id("j-2").job_id("j-10"),
+            Query::builder("a")
+                .job_id("j-1")
+                .job_id("j-2")
+                .job_id("j-10")
+                .build(),
         ),
         (
             "app=a&jobs=j-0&jobs.1=j-1",
-            Query::new("a").job_id("j-0").job_id("j-1"),
+            Query::builder("a").job_id("j-0").job_id("j-1").build(),
         ),
         (
             "app=a&status=pending&status.1=working",
-            Query::new("a")
+            Query::builder("a")
                 .status(Status::Pending)
-                .status(Status::Working),
+                .status(Status::Working)
+                .build(),
         ),
         (
             "action=DescribeClusterJobs&app=a&zone=pek3a&signature=x%2By&time_stamp=2018&req_id=1\
@@ -122,16 +130,17 @@ fn request_decoding_lists_and_ignored_parameters() {
         (
             "app=a&job_action=StartClusters&owner=usr-1&cluster=cl-1&sort_key=status_time\
              &reverse=0&offset=18446744073709551615&limit=0",
-            Query::new("a")
+            Query::builder("a")
                 .job_action("StartClusters")
                 .owner("usr-1")
                 .cluster("cl-1")
                 .sort_key(SortKey::StatusTime)
-                .reverse(false)
+                .order(Order::OldestFirst)
                 .offset(u64::MAX)
-                .limit(0),
+                .limit(0)
+                .build(),
         ),
-        ("app=a&limit=1000", Query::new("a").limit(1000)),
+        ("app=a&limit=1000", Query::builder("a").limit(1000).build()),
         ("app=a&offset=-0", Query::new("a")),
     ];
     for (request, want) in cases {
@@ -329,8 +338,12 @@ fn query() -> impl Strategy<Value = Query> {
                 (action, owner, cluster),
                 (by_status, reverse, offset, limit),
             )| {
-                let mut query = Query::new(app)
-                    .reverse(reverse)
+                let mut query = Query::builder(app)
+                    .order(if reverse {
+                        Order::NewestFirst
+                    } else {
+                        Order::OldestFirst
+                    })
                     .offset(offset)
                     .limit(limit)
                     .sort_key(if by_status {
@@ -353,7 +366,7 @@ fn query() -> impl Strategy<Value = Query> {
                 if let Some(cluster) = cluster {
                     query = query.cluster(cluster);
                 }
-                query
+                query.build()
             },
         )
 }

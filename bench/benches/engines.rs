@@ -1,25 +1,28 @@
-//! joblog side by side with `sqlite` and `naive` (benches/support/peers.rs)
-//! on the SPEC §8 data set, in one criterion run.
+//! joblog side by side with `sqlite` and `naive` (`joblog_bench::peers`)
+//! on the benchmark data set, in one criterion run.
 //!
 //! `cargo bench --bench engines`; `JOBLOG_BENCH_SIZES=10000,100000` picks the
 //! job counts (default 10k, 100k and 1M). Every group first checks that all
 //! engines give the same `total_count` and page, and each timed loop checks
 //! the count it got, so a wrong answer cannot win.
 
-#[path = "../examples/support/dataset.rs"]
-mod dataset;
-#[path = "support/peers.rs"]
-mod peers;
-
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use criterion::{
     BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime,
 };
-use joblog::{Caller, Job, JobElement, JobStore, Query, Status};
-use peers::{Ask, Naive, Sqlite};
+use joblog::chrono::{self, DateTime, Utc};
+use joblog::{Caller, Job, JobStore, Query, Status};
+use joblog_bench::dataset;
+use joblog_bench::peers::{self, Naive, Sqlite};
+
+/// A named query and who asks it.
+struct Ask {
+    name: &'static str,
+    caller: Caller,
+    query: Query,
+}
 
 fn sizes() -> Vec<usize> {
     std::env::var("JOBLOG_BENCH_SIZES")
@@ -60,59 +63,68 @@ impl World {
         }
     }
 
-    fn total(&self, ask: &Ask) -> u64 {
+    fn total(&self, caller: &Caller, query: &Query) -> u64 {
         self.store
-            .describe(&ask.caller, &ask.query)
+            .describe(caller, query)
             .expect("valid query")
             .total_count()
     }
 
-    /// The queries of SPEC §8, on the largest app.
-    fn asks(&self) -> Vec<(&'static str, Ask)> {
+    /// The benchmark queries, on the largest app.
+    fn asks(&self) -> Vec<Ask> {
         let app = dataset::app(0);
-        let admin = || Ask::new(Caller::admin("usr-root"), &app);
-        let first = admin().status(Status::Successful);
-        let successful = self.total(&first);
-        let three = admin()
-            .status(Status::Pending)
-            .status(Status::Working)
-            .status(Status::Failed);
-        let middle = self.total(&three) / 2;
+        let admin = Caller::admin("usr-root");
+        let successful = || Query::builder(&app).status(Status::Successful);
+        let total_successful = self.total(&admin, &successful().build());
+        let three = || {
+            Query::builder(&app)
+                .status(Status::Pending)
+                .status(Status::Working)
+                .status(Status::Failed)
+        };
+        let middle = self.total(&admin, &three().build()) / 2;
         let of_app: Vec<&Job> = self
             .naive
             .jobs
             .iter()
             .filter(|job| job.app == app)
             .collect();
-        let mut ids = admin();
+        let mut ids = Query::builder(&app);
         for job in of_app.iter().step_by((of_app.len() / 20).max(1)).take(20) {
             ids = ids.job_id(&job.job_id);
         }
         let newest_owner = &of_app.last().expect("app 0 has jobs").owner;
+        let by_admin = |name, query: joblog::QueryBuilder| Ask {
+            name,
+            caller: admin.clone(),
+            query: query.build(),
+        };
         vec![
-            ("first_page", first.clone()),
-            ("deep_page", first.offset(successful.saturating_sub(20))),
-            ("rare_status", admin().status(Status::Pending)),
-            ("three_status", three.offset(middle)),
-            ("ids", ids),
-            ("count_only", admin().limit(0)),
-            (
-                "user_first_page",
-                Ask::new(Caller::user(newest_owner.clone()), &app),
+            by_admin("first_page", successful()),
+            by_admin(
+                "deep_page",
+                successful().offset(total_successful.saturating_sub(20)),
             ),
+            by_admin("rare_status", Query::builder(&app).status(Status::Pending)),
+            by_admin("three_status", three().offset(middle)),
+            by_admin("ids", ids),
+            by_admin("count_only", Query::builder(&app).limit(0)),
+            Ask {
+                name: "user_first_page",
+                caller: Caller::user(newest_owner.clone()),
+                query: Query::new(&app),
+            },
         ]
     }
 
     /// Panics unless every engine gives the same count and page.
-    fn check(&self, name: &str, ask: &Ask) -> u64 {
-        let page = self
-            .store
-            .describe(&ask.caller, &ask.query)
-            .expect("valid query");
+    fn check(&self, ask: &Ask) -> u64 {
+        let (name, caller, query) = (ask.name, &ask.caller, &ask.query);
+        let page = self.store.describe(caller, query).expect("valid query");
         let ids: Vec<&str> = page.jobs().iter().map(|j| j.job_id()).collect();
-        let (naive_total, naive_page) = self.naive.describe(ask);
+        let (naive_total, naive_page) = self.naive.describe(caller, query);
         let naive_ids: Vec<&str> = naive_page.iter().map(|j| j.job_id.as_str()).collect();
-        let (sqlite_total, sqlite_rows) = self.sqlite.describe(ask);
+        let (sqlite_total, sqlite_rows) = self.sqlite.describe(caller, query);
         let sqlite_ids: Vec<&str> = sqlite_rows.iter().map(|r| r.job_id.as_str()).collect();
         assert_eq!(
             (page.total_count(), &ids),
@@ -125,7 +137,7 @@ impl World {
             "{name}: sqlite differs"
         );
         assert!(
-            ask.limit == 0 || !ids.is_empty(),
+            query.limit() == 0 || !ids.is_empty(),
             "{name}: an empty page proves little"
         );
         page.total_count()
@@ -142,9 +154,9 @@ fn new_group<'c>(c: &'c mut Criterion, name: &str, n: usize) -> BenchmarkGroup<'
 
 fn describe(c: &mut Criterion, world: &World) {
     let n = world.n;
-    for (name, ask) in world.asks() {
-        let total = world.check(name, &ask);
-        let mut group = new_group(c, &format!("describe/{name}"), n);
+    for ask in world.asks() {
+        let total = world.check(&ask);
+        let mut group = new_group(c, &format!("describe/{}", ask.name), n);
         group.bench_function(BenchmarkId::new("joblog", n), |b| {
             b.iter(|| {
                 let page = world.store.describe(&ask.caller, black_box(&ask.query));
@@ -154,14 +166,14 @@ fn describe(c: &mut Criterion, world: &World) {
         });
         group.bench_function(BenchmarkId::new("sqlite", n), |b| {
             b.iter(|| {
-                let answer = world.sqlite.describe(black_box(&ask));
+                let answer = world.sqlite.describe(&ask.caller, black_box(&ask.query));
                 assert_eq!(answer.0, total);
                 answer
             })
         });
         group.bench_function(BenchmarkId::new("naive", n), |b| {
             b.iter(|| {
-                let answer = world.naive.describe(black_box(&ask));
+                let answer = world.naive.describe(&ask.caller, black_box(&ask.query));
                 assert_eq!(answer.0, total);
                 answer
             })
@@ -179,19 +191,16 @@ fn wire(c: &mut Criterion, world: &World) {
          &access_key_id=QYACCESSKEYIDEXAMPLE&signature_method=HmacSHA256&version=1"
     );
     let admin = Caller::admin("usr-root");
-    // What the peers read from the parsed request.
-    let ask = Ask::new(admin.clone(), &app).status(Status::Successful);
+    // The peers answer the parsed request, as a service built on them would.
     let sqlite_json = |request: &str| {
         let query: Query = request.parse().expect("valid request");
-        black_box(query);
-        let (total, rows) = world.sqlite.describe(&ask);
+        let (total, rows) = world.sqlite.describe(&admin, &query);
         peers::response_json(total, rows.iter().map(peers::element).collect())
     };
     let naive_json = |request: &str| {
         let query: Query = request.parse().expect("valid request");
-        black_box(query);
-        let (total, jobs) = world.naive.describe(&ask);
-        peers::response_json(total, jobs.into_iter().map(JobElement::from).collect())
+        let (total, jobs) = world.naive.describe(&admin, &query);
+        peers::response_json(total, jobs.into_iter().map(peers::job_element).collect())
     };
     let ours = world.store.describe_json(&admin, &request);
     assert!(ours.contains("\"job_id\""));

@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use joblog::{Caller, Job, JobStore, Status};
+use joblog::{Caller, Job, JobStore, Status, chrono};
 
 fn store(n: usize) -> JobStore {
     let t0 = chrono::DateTime::from_timestamp(1_520_141_878, 0).unwrap_or_default();

@@ -1,19 +1,34 @@
-//! The [`JobStore`]: the jobs, their lifecycle, retention, and the indexes
-//! the planner reads.
+//! The [`JobStore`]: the jobs, their lifecycle and retention.
+//!
+//! Its parts are child modules, which see its private fields:
+//! - `record`: how one job is packed ([`Record`]) and read ([`JobRef`]);
+//! - `ordered`: the ordered list behind every page and count;
+//! - `index`: what is indexed about one app;
+//! - `plan`: [`JobStore::describe`], the planner and its three plans.
 
-use std::collections::HashMap;
+mod index;
+mod ordered;
+mod plan;
+mod record;
 
-use chrono::{DateTime, Utc};
 use std::hash::{BuildHasher, RandomState};
 
+use chrono::{DateTime, Utc};
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry as Slot;
 
 use crate::error::{Error, ErrorKind};
-use crate::job::{Job, Status, involved_resources, nanos};
-use crate::ordered::{Entry, MAX_POSITIONS, OrderedList};
-use crate::query::{SortKey, StatusSet};
-use crate::record::{Interner, JobRef, Record, SymMap};
+use crate::job::{Job, involved_resources, nanos};
+use crate::query::SortKey;
+use crate::status::{Status, StatusSet};
+use crate::time::{from_nanos, to_nanos};
+
+use self::index::{AppIndex, Moved};
+use self::ordered::MAX_POSITIONS;
+use self::record::{Interner, Record, SymMap};
+
+pub use self::plan::Page;
+pub use self::record::JobRef;
 
 /// An in-memory store of jobs that answers `DescribeClusterJobs`.
 ///
@@ -51,137 +66,9 @@ pub struct JobStore {
     /// SipHash with a random key: ids come from outside.
     hasher: RandomState,
     /// App, owner and action names.
-    pub(crate) names: Interner,
-    pub(crate) apps: SymMap<AppIndex>,
+    names: Interner,
+    apps: SymMap<AppIndex>,
     max_jobs: usize,
-}
-
-/// Everything indexed about one app.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct AppIndex {
-    /// All jobs of the app.
-    pub(crate) all: Scope,
-    /// The jobs of the app by owner.
-    pub(crate) owners: SymMap<Scope>,
-    /// Positions, ascending, by action.
-    pub(crate) actions: SymMap<Vec<u32>>,
-    /// Positions, ascending, by involved resource id.
-    pub(crate) resources: HashMap<Box<str>, Vec<u32>>,
-}
-
-/// The two orders of one set of jobs.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Scope {
-    by_create_time: OrderedList,
-    by_status_time: OrderedList,
-}
-
-impl PartialEq for Scope {
-    fn eq(&self, other: &Scope) -> bool {
-        self.by_create_time.iter().eq(other.by_create_time.iter())
-            && self.by_status_time.iter().eq(other.by_status_time.iter())
-    }
-}
-
-impl Scope {
-    pub(crate) fn list(&self, sort_key: SortKey) -> &OrderedList {
-        match sort_key {
-            SortKey::CreateTime => &self.by_create_time,
-            SortKey::StatusTime => &self.by_status_time,
-        }
-    }
-
-    fn insert(&mut self, pos: u32, record: &Record) {
-        let status = record.status;
-        self.by_create_time
-            .insert(Entry::new(record.create_time, pos, status));
-        self.by_status_time
-            .insert(Entry::new(record.status_time, pos, status));
-    }
-
-    fn change_status(&mut self, pos: u32, record: &Record, status: Status, at: i64) {
-        self.by_create_time
-            .set_status((record.create_time, pos), status);
-        self.by_status_time.remove((record.status_time, pos));
-        self.by_status_time.insert(Entry::new(at, pos, status));
-    }
-
-    fn retain_map(&mut self, moved: &Moved) {
-        let map = |entry: Entry| {
-            let pos = moved.get(entry.pos())?;
-            Some(Entry::new(entry.key().0, pos, entry.status()))
-        };
-        self.by_create_time.retain_map(map);
-        self.by_status_time.retain_map(map);
-    }
-
-    fn is_empty(&self) -> bool {
-        self.by_create_time.is_empty()
-    }
-
-    fn check(&self) -> Result<(), String> {
-        self.by_create_time.check()?;
-        self.by_status_time.check()
-    }
-}
-
-/// Where each job went when some were dropped: old position → new one.
-struct Moved {
-    /// `None` for a dropped job.
-    to: Vec<Option<u32>>,
-}
-
-impl Moved {
-    fn get(&self, pos: u32) -> Option<u32> {
-        self.to.get(pos as usize).copied().flatten()
-    }
-}
-
-impl AppIndex {
-    fn insert(&mut self, pos: u32, record: &Record, resources: &[&str]) {
-        self.all.insert(pos, record);
-        self.owners
-            .entry(record.owner)
-            .or_default()
-            .insert(pos, record);
-        self.actions.entry(record.action).or_default().push(pos);
-        for &id in resources {
-            match self.resources.get_mut(id) {
-                Some(positions) => positions.push(pos),
-                None => {
-                    self.resources.insert(id.into(), vec![pos]);
-                }
-            }
-        }
-    }
-
-    /// Renumbers every index after a prune, dropping the keys left empty.
-    fn retain_map(&mut self, moved: &Moved) {
-        self.all.retain_map(moved);
-        self.owners.retain(|_, scope| {
-            scope.retain_map(moved);
-            !scope.is_empty()
-        });
-        let renumber = |positions: &mut Vec<u32>| {
-            *positions = positions.iter().filter_map(|&pos| moved.get(pos)).collect();
-            !positions.is_empty()
-        };
-        self.actions.retain(|_, positions| renumber(positions));
-        self.resources.retain(|_, positions| renumber(positions));
-    }
-
-    /// Whether the job at `pos` involves resource `id`.
-    pub(crate) fn involves(&self, pos: u32, id: &str) -> bool {
-        self.resources
-            .get(id)
-            .is_some_and(|positions| positions.binary_search(&pos).is_ok())
-    }
-}
-
-/// The index key of a job's time. Stored times were checked by
-/// [`Job::validate`], so the fallback is never taken.
-pub(crate) fn key_time(time: DateTime<Utc>) -> i64 {
-    time.timestamp_nanos_opt().unwrap_or_default()
 }
 
 impl Default for JobStore {
@@ -239,7 +126,7 @@ impl JobStore {
 
     /// The job with this id.
     pub fn get(&self, job_id: &str) -> Option<JobRef<'_>> {
-        self.at(self.position(job_id)?)
+        self.position(job_id).map(|pos| self.job_at(pos))
     }
 
     /// Every stored job, in insertion order.
@@ -250,24 +137,20 @@ impl JobStore {
     }
 
     /// The position of the job with this id.
-    pub(crate) fn position(&self, job_id: &str) -> Option<u32> {
+    fn position(&self, job_id: &str) -> Option<u32> {
         let records = &self.records;
-        let is = |pos: &u32| {
-            records
-                .get(*pos as usize)
-                .is_some_and(|r| r.job_id() == job_id)
-        };
+        let is = |pos: &u32| records[*pos as usize].job_id() == job_id;
         self.ids.find(self.hasher.hash_one(job_id), is).copied()
     }
 
-    /// The packed job at a position.
-    pub(crate) fn record(&self, pos: u32) -> Option<&Record> {
-        self.records.get(pos as usize)
+    /// The packed job at a position an index holds.
+    fn record(&self, pos: u32) -> &Record {
+        &self.records[pos as usize]
     }
 
-    /// The job at a position.
-    pub(crate) fn at(&self, pos: u32) -> Option<JobRef<'_>> {
-        Some(JobRef::new(self.record(pos)?, &self.names))
+    /// The job at a position an index holds.
+    fn job_at(&self, pos: u32) -> JobRef<'_> {
+        JobRef::new(self.record(pos), &self.names)
     }
 
     /// Stores a new job.
@@ -292,7 +175,7 @@ impl JobStore {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn insert(&mut self, job: Job) -> Result<(), Error> {
-        job.validate()?;
+        let checked = job.check()?;
         if self.len() >= self.max_jobs {
             if self.position(&job.job_id).is_some() {
                 return Err(Error::new(ErrorKind::DuplicateJob { job_id: job.job_id }));
@@ -301,31 +184,28 @@ impl JobStore {
                 capacity: self.max_jobs,
             }));
         }
-        let (create_time, status_time) = (key_time(job.create_time), key_time(job.status_time));
-        // Everything that can refuse the job runs before anything changes.
-        let mut record = Record::new(&job, create_time, status_time)?;
         let (records, hasher) = (&self.records, &self.hasher);
         let hash = hasher.hash_one(&job.job_id);
-        let is = |pos: &u32| {
-            records
-                .get(*pos as usize)
-                .is_some_and(|r| r.job_id() == job.job_id)
-        };
-        let rehash =
-            |pos: &u32| hasher.hash_one(records.get(*pos as usize).map_or("", Record::job_id));
+        let is = |pos: &u32| records[*pos as usize].job_id() == job.job_id;
+        let rehash = |pos: &u32| hasher.hash_one(records[*pos as usize].job_id());
         // `max_jobs` keeps positions below MAX_POSITIONS.
         let pos = records.len() as u32;
         match self.ids.entry(hash, is, rehash) {
             Slot::Occupied(_) => {
-                return Err(Error::new(ErrorKind::DuplicateJob { job_id: job.job_id }));
+                return Err(Error::new(ErrorKind::DuplicateJob {
+                    job_id: job.job_id.clone(),
+                }));
             }
             Slot::Vacant(slot) => {
                 slot.insert(pos);
             }
         }
-        record.app = self.names.intern(&job.app);
-        record.owner = self.names.intern(&job.owner);
-        record.action = self.names.intern(&job.job_action);
+        let record = Record::new(
+            &checked,
+            self.names.intern(&job.app),
+            self.names.intern(&job.owner),
+            self.names.intern(&job.job_action),
+        );
         let resources = involved_resources(&job.resource_ids, &job.resources);
         self.index(pos, &record, &resources);
         self.records.push(record);
@@ -414,14 +294,12 @@ impl JobStore {
         at: DateTime<Utc>,
         error_codes: &str,
     ) -> Result<(), Error> {
-        let record = self
-            .position(job_id)
-            .and_then(|pos| Some((pos, self.records.get_mut(pos as usize)?)));
-        let Some((pos, record)) = record else {
+        let Some(pos) = self.position(job_id) else {
             return Err(Error::new(ErrorKind::JobNotFound {
                 job_id: job_id.to_owned(),
             }));
         };
+        let record = &mut self.records[pos as usize];
         if record.status == status {
             return Ok(());
         }
@@ -436,7 +314,7 @@ impl JobStore {
         if at_key < record.status_time {
             return Err(Error::new(ErrorKind::StatusTimeBeforeCurrent {
                 job_id: job_id.to_owned(),
-                status_time: DateTime::from_timestamp_nanos(record.status_time),
+                status_time: from_nanos(record.status_time),
                 at,
             }));
         }
@@ -475,22 +353,19 @@ impl JobStore {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn prune_finished(&mut self, before: DateTime<Utc>) -> usize {
-        let cutoff = match before.timestamp_nanos_opt() {
+        let cutoff = match to_nanos(before) {
             Some(cutoff) => cutoff,
             // Out of range: before every stored time, or after all of them.
             None if before < DateTime::UNIX_EPOCH => return 0,
             None => i64::MAX,
         };
-        let finished = StatusSet::default()
-            .with(Status::Successful)
-            .with(Status::Failed);
         let mut keep = vec![true; self.len()];
         let mut dropped = 0;
         for app in self.apps.values() {
             for pos in app
                 .all
                 .list(SortKey::StatusTime)
-                .positions_before(cutoff, finished)
+                .positions_before(cutoff, StatusSet::FINISHED)
             {
                 keep[pos as usize] = false;
                 dropped += 1;
@@ -518,9 +393,11 @@ impl JobStore {
             }
             None => false,
         });
-        let mut flags = keep.iter();
-        self.records
-            .retain(|_| flags.next().copied().unwrap_or(true));
+        let mut at = 0;
+        self.records.retain(|_| {
+            at += 1;
+            keep[at - 1]
+        });
         for app in self.apps.values_mut() {
             app.retain_map(&moved);
         }
@@ -549,9 +426,11 @@ impl JobStore {
             owned.validate().map_err(|err| err.to_string())?;
             let record = self
                 .position(job.job_id())
-                .and_then(|pos| self.record(pos))
+                .map(|pos| self.record(pos))
                 .ok_or_else(|| format!("job {} not found by id", job.job_id()))?;
-            let resources = record.involved_resources();
+            let resources = record
+                .involved_resources()
+                .map_err(|err| format!("resources of {} do not read back: {err}", job.job_id()))?;
             let resources: Vec<&str> = resources.iter().map(String::as_str).collect();
             if resources != owned.involved_resources() {
                 return Err(format!("resources of {} read back wrong", job.job_id()));

@@ -1,16 +1,12 @@
 //! Heap bytes per job: joblog's store, the naive `Vec`, and SQLite's pages,
-//! on the same SPEC §8 data. `cargo bench --bench memory`
+//! on the same benchmark data. `cargo bench --bench memory`
 //! (`JOBLOG_BENCH_SIZES` as for the engines bench).
-
-#[path = "../examples/support/dataset.rs"]
-mod dataset;
-#[path = "support/peers.rs"]
-mod peers;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use joblog::JobStore;
+use joblog_bench::{dataset, peers};
 
 /// Counts the bytes the Rust heap holds. (SQLite allocates through its own
 /// allocator, so its pages are counted with `PRAGMA page_count`.)

@@ -9,13 +9,13 @@
 //!   `offset` costs no more than the first page;
 //! - insert, remove and status change in O(chunk + log n).
 
-use crate::job::Status;
-use crate::query::StatusSet;
+use crate::query::Order;
+use crate::status::{Status, StatusSet};
 
 /// One job in one order: 12 bytes, so an index costs little per job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C, packed(4))]
-pub(crate) struct Entry {
+pub(super) struct Entry {
     /// The ordering time, in nanoseconds since the epoch.
     time: i64,
     /// The job's position in the store (which breaks ties) shifted left
@@ -25,29 +25,29 @@ pub(crate) struct Entry {
 }
 
 /// The order of entries: by time, then by position.
-pub(crate) type Key = (i64, u32);
+pub(super) type Key = (i64, u32);
 
 /// The most positions an entry can hold.
-pub(crate) const MAX_POSITIONS: usize = 1 << 30;
+pub(super) const MAX_POSITIONS: usize = 1 << 30;
 
 impl Entry {
     /// `pos` is below [`MAX_POSITIONS`].
-    pub(crate) fn new(time: i64, pos: u32, status: Status) -> Entry {
+    pub(super) fn new(time: i64, pos: u32, status: Status) -> Entry {
         Entry {
             time,
             tag: pos << 2 | status.index() as u32,
         }
     }
 
-    pub(crate) fn key(&self) -> Key {
+    pub(super) fn key(&self) -> Key {
         (self.time, self.tag >> 2)
     }
 
-    pub(crate) fn pos(&self) -> u32 {
+    pub(super) fn pos(&self) -> u32 {
         self.tag >> 2
     }
 
-    pub(crate) fn status(&self) -> Status {
+    pub(super) fn status(&self) -> Status {
         Status::ALL[(self.tag & 3) as usize]
     }
 
@@ -94,7 +94,7 @@ impl Chunk {
 
 /// A sorted list with counts by status and selection by rank.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct OrderedList {
+pub(super) struct OrderedList {
     chunks: Vec<Chunk>,
     /// Fenwick tree over `chunks[i].counts`, 1-based (`tree[0]` unused).
     tree: Vec<[u32; 4]>,
@@ -102,17 +102,17 @@ pub(crate) struct OrderedList {
 }
 
 impl OrderedList {
-    pub(crate) fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.chunks.is_empty()
     }
 
     /// How many entries have a status in `set`.
-    pub(crate) fn count(&self, set: StatusSet) -> usize {
+    pub(super) fn count(&self, set: StatusSet) -> usize {
         set.sum(&self.totals)
     }
 
     /// Entries in ascending order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Entry> {
         self.chunks.iter().flat_map(|chunk| chunk.entries.iter())
     }
 
@@ -123,7 +123,7 @@ impl OrderedList {
     }
 
     /// Adds an entry; its key must not be in the list yet.
-    pub(crate) fn insert(&mut self, entry: Entry) {
+    pub(super) fn insert(&mut self, entry: Entry) {
         let status = entry.status().index();
         self.totals[status] += 1;
         let Some(last) = self.chunks.last() else {
@@ -170,14 +170,23 @@ impl OrderedList {
         self.rebuild_tree();
     }
 
-    /// Removes the entry with `key`, returning it.
-    pub(crate) fn remove(&mut self, key: Key) -> Option<Entry> {
+    /// Where the entry with `key` is: (chunk, index in chunk).
+    fn locate(&self, key: Key) -> Option<(usize, usize)> {
         if self.chunks.is_empty() {
             return None;
         }
         let c = self.chunk_for(key);
+        let at = self.chunks[c]
+            .entries
+            .binary_search_by(|e| e.key().cmp(&key))
+            .ok()?;
+        Some((c, at))
+    }
+
+    /// Removes the entry with `key`, returning it.
+    pub(super) fn remove(&mut self, key: Key) -> Option<Entry> {
+        let (c, at) = self.locate(key)?;
         let chunk = &mut self.chunks[c];
-        let at = chunk.entries.binary_search_by(|e| e.key().cmp(&key)).ok()?;
         let entry = chunk.entries.remove(at);
         let status = entry.status().index();
         chunk.counts[status] -= 1;
@@ -219,15 +228,11 @@ impl OrderedList {
     }
 
     /// Changes the status of the entry with `key`; says whether it was found.
-    pub(crate) fn set_status(&mut self, key: Key, status: Status) -> bool {
-        if self.chunks.is_empty() {
-            return false;
-        }
-        let c = self.chunk_for(key);
-        let chunk = &mut self.chunks[c];
-        let Ok(at) = chunk.entries.binary_search_by(|e| e.key().cmp(&key)) else {
+    pub(super) fn set_status(&mut self, key: Key, status: Status) -> bool {
+        let Some((c, at)) = self.locate(key) else {
             return false;
         };
+        let chunk = &mut self.chunks[c];
         let old = chunk.entries[at].status().index();
         chunk.entries[at] = chunk.entries[at].with_status(status);
         let new = status.index();
@@ -243,7 +248,7 @@ impl OrderedList {
     /// Keeps the entries `keep` maps to `Some`, replaced by what it gives,
     /// in one pass; the mapping must keep the order. The chunks come out
     /// full.
-    pub(crate) fn retain_map(&mut self, mut keep: impl FnMut(Entry) -> Option<Entry>) {
+    pub(super) fn retain_map(&mut self, mut keep: impl FnMut(Entry) -> Option<Entry>) {
         let mut chunks: Vec<Chunk> = Vec::new();
         let mut entries: Vec<Entry> = Vec::new();
         for entry in self.iter().copied() {
@@ -270,7 +275,7 @@ impl OrderedList {
 
     /// The positions of the entries with a status in `set` and a time
     /// before `time`, oldest first.
-    pub(crate) fn positions_before(&self, time: i64, set: StatusSet) -> impl Iterator<Item = u32> {
+    pub(super) fn positions_before(&self, time: i64, set: StatusSet) -> impl Iterator<Item = u32> {
         self.iter()
             .take_while(move |entry| entry.key().0 < time)
             .filter(move |entry| set.contains(entry.status()))
@@ -280,13 +285,8 @@ impl OrderedList {
     /// One page of the entries with a status in `set`: skip `offset` of
     /// them in the order asked for, then take up to `limit`. Returns their
     /// positions in page order.
-    pub(crate) fn page(
-        &self,
-        set: StatusSet,
-        newest_first: bool,
-        offset: u64,
-        limit: usize,
-    ) -> Vec<u32> {
+    pub(super) fn page(&self, set: StatusSet, order: Order, offset: u64, limit: usize) -> Vec<u32> {
+        let newest_first = order == Order::NewestFirst;
         let total = self.count(set) as u64;
         let mut page = Vec::with_capacity(limit.min(128));
         if offset >= total || limit == 0 {
@@ -406,7 +406,7 @@ impl OrderedList {
 
     /// Checks the structure: chunks non-empty and bounded, keys strictly
     /// ascending, counts, totals and tree matching the entries.
-    pub(crate) fn check(&self) -> Result<(), String> {
+    pub(super) fn check(&self) -> Result<(), String> {
         let mut previous: Option<Key> = None;
         let mut totals = [0u32; 4];
         for (c, chunk) in self.chunks.iter().enumerate() {
@@ -502,13 +502,13 @@ mod tests {
             for offset in [0, 1, 17, 499, 500, 511, 512, 1000, asc.len() - 1, asc.len()] {
                 let want: Vec<u32> = desc.iter().skip(offset).take(13).copied().collect();
                 assert_eq!(
-                    list.page(set, true, offset as u64, 13),
+                    list.page(set, Order::NewestFirst, offset as u64, 13),
                     want,
                     "desc {offset}"
                 );
                 let want: Vec<u32> = asc.iter().skip(offset).take(13).copied().collect();
                 assert_eq!(
-                    list.page(set, false, offset as u64, 13),
+                    list.page(set, Order::OldestFirst, offset as u64, 13),
                     want,
                     "asc {offset}"
                 );
@@ -559,7 +559,10 @@ mod tests {
         list.retain_map(|_| None);
         list.check().unwrap();
         assert!(list.is_empty());
-        assert_eq!(list.page(StatusSet::ALL, true, 0, 20), Vec::<u32>::new());
+        assert_eq!(
+            list.page(StatusSet::ALL, Order::NewestFirst, 0, 20),
+            Vec::<u32>::new()
+        );
     }
 
     proptest::proptest! {
@@ -617,7 +620,7 @@ mod tests {
                     want.reverse();
                 }
                 let want: Vec<u32> = want.into_iter().skip(offset as usize).take(37).collect();
-                proptest::prop_assert_eq!(list.page(set, newest_first, offset, 37), want);
+                proptest::prop_assert_eq!(list.page(set, if newest_first { Order::NewestFirst } else { Order::OldestFirst }, offset, 37), want);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The planner: scope, filters, `total_count`, order and page.
 //!
-//! It picks one of three plans:
+//! [`JobStore::describe`] checks the query, resolves the caller's scope and
+//! picks one of three plans, each its own function:
 //! - **ids** (`jobs.n` given): look each id up; the answer is at most as
 //!   long as the list;
 //! - **postings** (`job_action` or `cluster` given): start from the smaller
@@ -12,11 +13,13 @@
 
 use std::collections::HashSet;
 
+use super::JobStore;
+use super::index::AppIndex;
+use super::ordered::Key;
+use super::record::{JobRef, Record, Sym};
 use crate::error::{Error, ErrorKind};
-use crate::ordered::Key;
-use crate::query::{Caller, Query, SortKey, StatusSet};
-use crate::record::{JobRef, Record, Sym};
-use crate::store::{AppIndex, JobStore};
+use crate::query::{Caller, Order, Query, SortKey};
+use crate::status::StatusSet;
 
 /// One answer to a query: how many jobs match, and the page asked for.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,7 +61,8 @@ struct Filter<'q> {
 }
 
 impl Filter<'_> {
-    /// Whether the caller may see the job (SPEC §3).
+    /// Whether the caller may see the job: it is of the app and, unless
+    /// an administrator asked without an owner, of the owner in view.
     fn in_scope(&self, record: &Record) -> bool {
         record.app == self.app_sym && self.owner.is_none_or(|owner| owner == Some(record.owner))
     }
@@ -79,9 +83,17 @@ impl JobStore {
     ///
     /// The scope is the jobs of the query's app that the caller triggered,
     /// or, for an administrator, every job of the app (narrowed by
-    /// [`Query::owner`] if given). A job outside the scope is treated as if
-    /// it did not exist. `total_count` counts the jobs that pass scope and
+    /// [`QueryBuilder::owner`] if given). A job outside the scope is treated as if
+    /// it did not exist.
+    ///
+    /// The plan: with `jobs.n`, each id is looked up; with `job_action` or
+    /// `cluster`, the shorter of the app's posting lists is filtered and
+    /// ordered; otherwise the scope's ordered index gives `total_count`
+    /// from its status counts and the page by rank, so a deep `offset`
+    /// costs what the first page does. `total_count` counts the jobs that pass scope and
     /// filters; the page is taken from them in the order asked for.
+    ///
+    /// [`QueryBuilder::owner`]: crate::QueryBuilder::owner
     ///
     /// # Errors
     ///
@@ -102,7 +114,7 @@ impl JobStore {
     ///     let job = Job::new(format!("j-{i}"), "app-1", "usr-1", "RunJob", Status::Pending, created);
     ///     store.insert(job)?;
     /// }
-    /// let page = store.describe(&Caller::user("usr-1"), &Query::new("app-1").offset(1).limit(2))?;
+    /// let page = store.describe(&Caller::user("usr-1"), &Query::builder("app-1").offset(1).limit(2).build())?;
     /// assert_eq!(page.total_count(), 5);
     /// let ids: Vec<&str> = page.jobs().iter().map(|job| job.job_id()).collect();
     /// assert_eq!(ids, ["j-3", "j-2"]); // newest first, after skipping j-4
@@ -117,14 +129,14 @@ impl JobStore {
     /// let mut store = JobStore::new();
     /// let at = "2018-03-04T05:37:58Z".parse()?;
     /// store.insert(Job::new("j-1", "app-1", "usr-1", "RunJob", Status::Pending, at))?;
-    /// let page = store.describe(&Caller::admin("root"), &Query::new("app-1").offset(10))?;
+    /// let page = store.describe(&Caller::admin("root"), &Query::builder("app-1").offset(10).build())?;
     /// assert_eq!(page.total_count(), 1);
     /// assert!(page.jobs().is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn describe<'s>(&'s self, caller: &Caller, query: &Query) -> Result<Page<'s>, Error> {
         query.check()?;
-        let owner = match query.owner.as_deref() {
+        let owner = match query.owner() {
             Some(owner) if !caller.is_admin() && owner != caller.user_id() => {
                 return Err(Error::new(ErrorKind::PermissionDenied {
                     caller: caller.user_id().to_owned(),
@@ -137,55 +149,59 @@ impl JobStore {
         };
         let app = self
             .names
-            .get(&query.app)
+            .get(query.app())
             .and_then(|sym| Some((sym, self.apps.get(&sym)?)));
         let Some((app_sym, app)) = app else {
             // No job of the app exists, so every named id is missing.
-            if query.job_ids.is_empty() {
+            if query.job_ids().is_empty() {
                 return Ok(Page::empty());
             }
-            return Err(not_found(query.job_ids.iter()));
+            return Err(not_found(query.job_ids().iter()));
         };
         let filter = Filter {
             app,
             app_sym,
             owner: owner.map(|owner| self.names.get(owner)),
             statuses: query.status_set(),
-            job_action: query.job_action.as_deref().map(|a| self.names.get(a)),
-            cluster: query.cluster.as_deref(),
+            job_action: query.job_action().map(|a| self.names.get(a)),
+            cluster: query.cluster(),
         };
-        if !query.job_ids.is_empty() {
+        if !query.job_ids().is_empty() {
             return self.plan_ids(&filter, query);
         }
         if filter.job_action.is_some() || filter.cluster.is_some() {
             return Ok(self.plan_postings(&filter, query));
         }
+        Ok(self.plan_ordered(&filter, query))
+    }
+
+    /// The ordered plan: the scope's ordered index counts and pages by
+    /// rank, reading no job outside the page.
+    fn plan_ordered<'s>(&'s self, filter: &Filter<'_>, query: &Query) -> Page<'s> {
+        let app = filter.app;
         let scope = match filter.owner {
             None => &app.all,
             Some(owner) => match owner.and_then(|owner| app.owners.get(&owner)) {
                 Some(scope) => scope,
-                None => return Ok(Page::empty()),
+                None => return Page::empty(),
             },
         };
-        let list = scope.list(query.sort_key);
+        let list = scope.list(query.sort_key());
         let limit = query.page_limit() as usize;
-        let positions = list.page(filter.statuses, query.reverse, query.offset, limit);
-        Ok(Page {
+        let positions = list.page(filter.statuses, query.order(), query.offset(), limit);
+        Page {
             total_count: list.count(filter.statuses) as u64,
-            jobs: positions
-                .into_iter()
-                .filter_map(|pos| self.at(pos))
-                .collect(),
-        })
+            jobs: positions.into_iter().map(|pos| self.job_at(pos)).collect(),
+        }
     }
 
+    /// The ids plan: each listed id looked up; all must be in scope.
     fn plan_ids<'s>(&'s self, filter: &Filter<'_>, query: &Query) -> Result<Page<'s>, Error> {
-        let mut positions = Vec::with_capacity(query.job_ids.len());
+        let mut positions = Vec::with_capacity(query.job_ids().len());
         let mut missing = Vec::new();
-        for job_id in &query.job_ids {
-            let pos = self.position(job_id);
-            match pos.and_then(|pos| Some((pos, self.record(pos)?))) {
-                Some((pos, record)) if filter.in_scope(record) => positions.push(pos),
+        for job_id in query.job_ids() {
+            match self.position(job_id) {
+                Some(pos) if filter.in_scope(self.record(pos)) => positions.push(pos),
                 _ => missing.push(job_id),
             }
         }
@@ -197,6 +213,8 @@ impl JobStore {
         Ok(self.order_and_page(positions.into_iter(), filter, query))
     }
 
+    /// The postings plan: the shorter of the action's and the resource's
+    /// posting lists, filtered, then ordered.
     fn plan_postings<'s>(&'s self, filter: &Filter<'_>, query: &Query) -> Page<'s> {
         let app = filter.app;
         let by_action = filter
@@ -226,11 +244,11 @@ impl JobStore {
     ) -> Page<'s> {
         let mut keys: Vec<Key> = candidates
             .filter_map(|pos| {
-                let record = self.record(pos)?;
+                let record = self.record(pos);
                 if !filter.matches(pos, record) {
                     return None;
                 }
-                let time = match query.sort_key {
+                let time = match query.sort_key() {
                     SortKey::CreateTime => record.create_time,
                     SortKey::StatusTime => record.status_time,
                 };
@@ -238,12 +256,12 @@ impl JobStore {
             })
             .collect();
         let total_count = keys.len() as u64;
-        let newest_first = query.reverse;
+        let newest_first = query.order() == Order::NewestFirst;
         let order = |a: &Key, b: &Key| {
             if newest_first { b.cmp(a) } else { a.cmp(b) }
         };
         // Only the first offset + limit jobs of the order need sorting.
-        let end = query.offset.saturating_add(query.page_limit());
+        let end = query.offset().saturating_add(query.page_limit());
         if end < total_count {
             keys.select_nth_unstable_by(end as usize, order);
             keys.truncate(end as usize);
@@ -251,8 +269,8 @@ impl JobStore {
         keys.sort_unstable_by(order);
         let jobs = keys
             .into_iter()
-            .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
-            .filter_map(|(_, pos)| self.at(pos))
+            .skip(usize::try_from(query.offset()).unwrap_or(usize::MAX))
+            .map(|(_, pos)| self.job_at(pos))
             .collect();
         Page { total_count, jobs }
     }

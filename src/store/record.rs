@@ -15,19 +15,21 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 
 use crate::error::Error;
-use crate::job::{Job, Status, involved_resources, too_long};
+use crate::job::{CheckedJob, FieldLens, Job, MAX_SHORT_FIELD, involved_resources, too_long};
+use crate::status::Status;
+use crate::time::from_nanos;
 
 /// An interned name: an app, owner or action.
-pub(crate) type Sym = u32;
+pub(super) type Sym = u32;
 
 /// A map keyed by interned names. Syms are small numbers this crate hands
 /// out, not input an attacker picks, so a multiplicative hash is safe and
 /// much cheaper than SipHash on the insert path.
-pub(crate) type SymMap<V> = HashMap<Sym, V, BuildHasherDefault<SymHasher>>;
+pub(super) type SymMap<V> = HashMap<Sym, V, BuildHasherDefault<SymHasher>>;
 
 /// Fibonacci hashing of a [`Sym`].
 #[derive(Default)]
-pub(crate) struct SymHasher(u64);
+pub(super) struct SymHasher(u64);
 
 impl Hasher for SymHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -47,17 +49,17 @@ impl Hasher for SymHasher {
 
 /// Names by number and numbers by name.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Interner {
+pub(super) struct Interner {
     names: Vec<Box<str>>,
     syms: HashMap<Box<str>, Sym>,
 }
 
 impl Interner {
-    pub(crate) fn get(&self, name: &str) -> Option<Sym> {
+    pub(super) fn get(&self, name: &str) -> Option<Sym> {
         self.syms.get(name).copied()
     }
 
-    pub(crate) fn intern(&mut self, name: &str) -> Sym {
+    pub(super) fn intern(&mut self, name: &str) -> Sym {
         if let Some(sym) = self.get(name) {
             return sym;
         }
@@ -68,33 +70,28 @@ impl Interner {
         sym
     }
 
-    pub(crate) fn name(&self, sym: Sym) -> &str {
-        self.names.get(sym as usize).map_or("", |name| name)
+    /// The name of a symbol this interner handed out.
+    pub(super) fn name(&self, sym: Sym) -> &str {
+        &self.names[sym as usize]
     }
 }
 
 /// One stored job: 64 bytes plus one allocation holding its text.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Record {
+pub(super) struct Record {
     /// Nanoseconds since the epoch.
-    pub(crate) create_time: i64,
+    pub(super) create_time: i64,
     /// Nanoseconds since the epoch.
-    pub(crate) status_time: i64,
+    pub(super) status_time: i64,
     /// `job_id`, `directive`, `error_codes`, `resource_ids`, `resources` as
-    /// JSON and `extras` as JSON, one after the other.
+    /// JSON and `extras` as JSON, one after the other; `lens` cuts it.
     text: Box<str>,
-    pub(crate) app: Sym,
-    pub(crate) owner: Sym,
-    pub(crate) action: Sym,
-    directive_len: u32,
-    resources_len: u32,
-    id_len: u16,
-    error_codes_len: u16,
-    resource_ids_len: u16,
-    pub(crate) status: Status,
+    pub(super) app: Sym,
+    pub(super) owner: Sym,
+    pub(super) action: Sym,
+    lens: FieldLens,
+    pub(super) status: Status,
 }
-
-use crate::job::{MAX_LONG_FIELD, MAX_SHORT_FIELD};
 
 /// The parts of [`Record::text`], in order.
 #[derive(Clone, Copy)]
@@ -107,136 +104,67 @@ enum Part {
     Extras,
 }
 
-/// The texts a record is packed from.
-struct Texts<'a> {
-    job_id: &'a str,
-    directive: &'a str,
-    error_codes: &'a str,
-    resource_ids: &'a str,
-    resources: &'a [u8],
-    extras: &'a [u8],
-}
-
 impl Record {
-    /// Packs a job that passed [`Job::validate`]; the names are interned
-    /// by the caller.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::InvalidField`] when `directive` or `resources` passes
-    /// 4 GiB (the short fields' limits are checked by [`Job::validate`]).
-    pub(crate) fn new(job: &Job, create_time: i64, status_time: i64) -> Result<Record, Error> {
-        // Writing into a Vec cannot fail, and maps with string keys always
-        // serialize.
-        let mut resources = Vec::new();
-        let _ = serde_json::to_writer(&mut resources, &job.resources);
-        let mut extras = Vec::new();
-        let _ = serde_json::to_writer(&mut extras, &job.extras);
-        let mut record = Record {
-            create_time,
-            status_time,
-            text: Box::default(),
-            app: 0,
-            owner: 0,
-            action: 0,
-            directive_len: 0,
-            resources_len: 0,
-            id_len: 0,
-            error_codes_len: 0,
-            resource_ids_len: 0,
+    /// Packs a checked job under its interned names.
+    pub(super) fn new(checked: &CheckedJob<'_>, app: Sym, owner: Sym, action: Sym) -> Record {
+        let job = checked.job;
+        let parts = [
+            job.job_id.as_str(),
+            &job.directive,
+            &job.error_codes,
+            &job.resource_ids,
+            &checked.resources,
+            &checked.extras,
+        ];
+        Record {
+            create_time: checked.create_time,
+            status_time: checked.status_time,
+            text: concat(parts),
+            app,
+            owner,
+            action,
+            lens: checked.lens,
             status: job.status,
-        };
-        record.pack(&Texts {
-            job_id: &job.job_id,
-            directive: &job.directive,
-            error_codes: &job.error_codes,
-            resource_ids: &job.resource_ids,
-            resources: &resources,
-            extras: &extras,
-        })?;
-        Ok(record)
-    }
-
-    /// Replaces the text; changes nothing when a part is too long.
-    fn pack(&mut self, texts: &Texts<'_>) -> Result<(), Error> {
-        let short = |field: &'static str, text: &str| {
-            u16::try_from(text.len()).map_err(|_| too_long(field, MAX_SHORT_FIELD))
-        };
-        let long = |field: &'static str, len: usize| {
-            u32::try_from(len).map_err(|_| too_long(field, MAX_LONG_FIELD))
-        };
-        let lens = (
-            short("job_id", texts.job_id)?,
-            long("directive", texts.directive.len())?,
-            short("error_codes", texts.error_codes)?,
-            short("resource_ids", texts.resource_ids)?,
-            long("resources", texts.resources.len())?,
-        );
-        let mut text = Vec::with_capacity(
-            texts.job_id.len()
-                + texts.directive.len()
-                + texts.error_codes.len()
-                + texts.resource_ids.len()
-                + texts.resources.len()
-                + texts.extras.len(),
-        );
-        for part in [
-            texts.job_id.as_bytes(),
-            texts.directive.as_bytes(),
-            texts.error_codes.as_bytes(),
-            texts.resource_ids.as_bytes(),
-            texts.resources,
-            texts.extras,
-        ] {
-            text.extend_from_slice(part);
         }
-        // Every part is UTF-8: strings, and JSON that serde_json wrote.
-        let text = String::from_utf8(text).unwrap_or_default();
-        self.text = text.into_boxed_str();
-        (
-            self.id_len,
-            self.directive_len,
-            self.error_codes_len,
-            self.resource_ids_len,
-            self.resources_len,
-        ) = lens;
-        Ok(())
     }
 
     /// The lengths of the text's parts but the last (`extras` runs to the
     /// end).
-    fn lens(&self) -> [usize; 5] {
+    fn part_lens(&self) -> [usize; 5] {
+        let lens = self.lens;
         [
-            usize::from(self.id_len),
-            self.directive_len as usize,
-            usize::from(self.error_codes_len),
-            usize::from(self.resource_ids_len),
-            self.resources_len as usize,
+            usize::from(lens.job_id),
+            lens.directive as usize,
+            usize::from(lens.error_codes),
+            usize::from(lens.resource_ids),
+            lens.resources as usize,
         ]
     }
 
     /// Everything but the interned names, which only mean something within
     /// one store.
-    fn content(&self) -> (Status, i64, i64, &str, [usize; 5]) {
+    fn content(&self) -> (Status, i64, i64, &str, FieldLens) {
         (
             self.status,
             self.create_time,
             self.status_time,
             &self.text,
-            self.lens(),
+            self.lens,
         )
     }
 
     fn part(&self, part: Part) -> &str {
-        let lens = self.lens();
+        let lens = self.part_lens();
         let i = part as usize;
         let start: usize = lens[..i].iter().sum();
         let end = lens.get(i).map_or(self.text.len(), |len| start + len);
-        self.text.get(start..end).unwrap_or_default()
+        // The lengths were taken from these very strings when they were
+        // joined, so the cuts fall on their boundaries.
+        &self.text[start..end]
     }
 
     /// The job's id.
-    pub(crate) fn job_id(&self) -> &str {
+    pub(super) fn job_id(&self) -> &str {
         self.part(Part::JobId)
     }
 
@@ -246,31 +174,47 @@ impl Record {
     ///
     /// [`ErrorKind::InvalidField`] when `error_codes` passes 64 KiB; the
     /// record is unchanged.
-    pub(crate) fn set_error_codes(&mut self, error_codes: &str) -> Result<(), Error> {
-        let texts = Texts {
-            job_id: self.part(Part::JobId),
-            directive: self.part(Part::Directive),
+    ///
+    /// [`ErrorKind::InvalidField`]: crate::ErrorKind::InvalidField
+    pub(super) fn set_error_codes(&mut self, error_codes: &str) -> Result<(), Error> {
+        let len = u16::try_from(error_codes.len())
+            .map_err(|_| too_long("error_codes", MAX_SHORT_FIELD))?;
+        let parts = [
+            self.part(Part::JobId),
+            self.part(Part::Directive),
             error_codes,
-            resource_ids: self.part(Part::ResourceIds),
-            resources: self.part(Part::Resources).as_bytes(),
-            extras: self.part(Part::Extras).as_bytes(),
-        };
-        let mut changed = self.clone();
-        changed.pack(&texts)?;
-        *self = changed;
+            self.part(Part::ResourceIds),
+            self.part(Part::Resources),
+            self.part(Part::Extras),
+        ];
+        self.text = concat(parts);
+        self.lens.error_codes = len;
         Ok(())
     }
 
     /// Every resource id the job involves, as [`Job::involved_resources`]
     /// lists them.
-    pub(crate) fn involved_resources(&self) -> Vec<String> {
+    ///
+    /// # Errors
+    ///
+    /// The JSON error should the stored `resources` not read back.
+    pub(super) fn involved_resources(&self) -> Result<Vec<String>, serde_json::Error> {
         let listed: IndexMap<String, Vec<String>> =
-            serde_json::from_str(self.part(Part::Resources)).unwrap_or_default();
-        involved_resources(self.part(Part::ResourceIds), &listed)
+            serde_json::from_str(self.part(Part::Resources))?;
+        Ok(involved_resources(self.part(Part::ResourceIds), &listed)
             .into_iter()
             .map(str::to_owned)
-            .collect()
+            .collect())
     }
+}
+
+/// The parts one after the other, in one allocation.
+fn concat(parts: [&str; 6]) -> Box<str> {
+    let mut text = String::with_capacity(parts.iter().map(|part| part.len()).sum());
+    for part in parts {
+        text.push_str(part);
+    }
+    text.into_boxed_str()
 }
 
 /// A stored job, borrowed from the [`JobStore`].
@@ -301,7 +245,7 @@ pub struct JobRef<'a> {
 }
 
 impl<'a> JobRef<'a> {
-    pub(crate) fn new(record: &'a Record, names: &'a Interner) -> JobRef<'a> {
+    pub(super) fn new(record: &'a Record, names: &'a Interner) -> JobRef<'a> {
         JobRef { record, names }
     }
 
@@ -337,12 +281,12 @@ impl<'a> JobRef<'a> {
 
     /// When the job was created.
     pub fn create_time(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_nanos(self.record.create_time)
+        from_nanos(self.record.create_time)
     }
 
     /// When the status last changed.
     pub fn status_time(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_nanos(self.record.status_time)
+        from_nanos(self.record.status_time)
     }
 
     /// Empty unless the job failed.
@@ -365,14 +309,16 @@ impl<'a> JobRef<'a> {
         self.record.part(Part::Extras)
     }
 
-    /// `resources`, read from its JSON.
-    pub fn resources(&self) -> IndexMap<String, Vec<String>> {
-        serde_json::from_str(self.resources_json()).unwrap_or_default()
+    /// `resources` as a map: parsed from its JSON on every call, so it
+    /// allocates; [`JobRef::resources_json`] is the cheap read.
+    pub fn to_resources(&self) -> IndexMap<String, Vec<String>> {
+        reparse(self.resources_json())
     }
 
-    /// `extras`, read from its JSON.
-    pub fn extras(&self) -> serde_json::Map<String, serde_json::Value> {
-        serde_json::from_str(self.extras_json()).unwrap_or_default()
+    /// `extras` as a JSON object: parsed from its JSON on every call, so
+    /// it allocates; [`JobRef::extras_json`] is the cheap read.
+    pub fn to_extras(&self) -> serde_json::Map<String, serde_json::Value> {
+        reparse(self.extras_json())
     }
 
     /// An owned copy of the job.
@@ -388,8 +334,8 @@ impl<'a> JobRef<'a> {
             status_time: self.status_time(),
             error_codes: self.error_codes().to_owned(),
             resource_ids: self.resource_ids().to_owned(),
-            resources: self.resources(),
-            extras: self.extras(),
+            resources: self.to_resources(),
+            extras: self.to_extras(),
         }
     }
 }
@@ -419,5 +365,20 @@ impl PartialEq for JobRef<'_> {
             && self.owner() == other.owner()
             && self.job_action() == other.job_action()
             && self.record.content() == other.record.content()
+    }
+}
+
+/// Reads back JSON the store wrote from a value of the same type.
+///
+/// serde_json writes `resources` (string lists) and `extras` (a JSON object
+/// at most [`MAX_EXTRAS_DEPTH`] deep, well within the reader's recursion
+/// limit) in a form it reads back, so a failure here is a bug in this
+/// crate, never a consequence of input.
+///
+/// [`MAX_EXTRAS_DEPTH`]: crate::MAX_EXTRAS_DEPTH
+fn reparse<T: serde::de::DeserializeOwned>(json: &str) -> T {
+    match serde_json::from_str(json) {
+        Ok(value) => value,
+        Err(err) => panic!("joblog bug: stored JSON does not read back ({err}): {json}"),
     }
 }

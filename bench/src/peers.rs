@@ -2,119 +2,46 @@
 //! `naive`, a `Vec` filtered, sorted, skipped and taken per query, and
 //! `sqlite`, SQLite in memory through rusqlite.
 
-#![allow(dead_code)] // each bench uses its own part
-
 use std::borrow::Cow;
 
-use chrono::{DateTime, Utc};
-use joblog::{Caller, Job, JobElement, Query, Response, Status};
+use joblog::chrono::{DateTime, Utc};
+use joblog::{Caller, Job, JobElement, Order, Query, Response, SortKey, Status};
 use rusqlite::{Connection, params_from_iter, types::Value};
+use serde_json::value::to_raw_value;
 
-/// What a query asks, in the form every engine takes.
-#[derive(Clone, Debug)]
-pub(crate) struct Ask {
-    pub(crate) caller: Caller,
-    pub(crate) query: Query,
-    pub(crate) app: String,
-    pub(crate) owner: Option<String>,
-    pub(crate) ids: Vec<String>,
-    pub(crate) statuses: Vec<Status>,
-    pub(crate) offset: u64,
-    pub(crate) limit: u64,
-}
-
-impl Ask {
-    pub(crate) fn new(caller: Caller, app: &str) -> Ask {
-        let owner = (!caller.is_admin()).then(|| caller.user_id().to_owned());
-        Ask {
-            caller,
-            query: Query::new(app),
-            app: app.to_owned(),
-            owner,
-            ids: Vec::new(),
-            statuses: Vec::new(),
-            offset: 0,
-            limit: 20,
-        }
-    }
-
-    pub(crate) fn status(mut self, status: Status) -> Ask {
-        self.statuses.push(status);
-        self.query = self.query.status(status);
-        self
-    }
-
-    pub(crate) fn job_id(mut self, id: &str) -> Ask {
-        self.ids.push(id.to_owned());
-        self.query = self.query.job_id(id);
-        self
-    }
-
-    pub(crate) fn offset(mut self, offset: u64) -> Ask {
-        self.offset = offset;
-        self.query = self.query.offset(offset);
-        self
-    }
-
-    pub(crate) fn limit(mut self, limit: u64) -> Ask {
-        self.limit = limit;
-        self.query = self.query.limit(limit);
-        self
-    }
-
-    fn matches(&self, job: &Job) -> bool {
-        job.app == self.app
-            && self.owner.as_ref().is_none_or(|o| &job.owner == o)
-            && (self.ids.is_empty() || self.ids.contains(&job.job_id))
-            && (self.statuses.is_empty() || self.statuses.contains(&job.status))
-    }
-}
-
-/// The naive engine: the jobs in insertion order.
-pub(crate) struct Naive {
-    pub(crate) jobs: Vec<Job>,
+/// The naive engine: the jobs in insertion order, and the plain model of
+/// the tests answering every query.
+pub struct Naive {
+    /// The jobs, in insertion order.
+    pub jobs: Vec<Job>,
 }
 
 impl Naive {
-    /// Filter, sort newest first by create time (ties: later inserted
-    /// first), skip, take.
-    pub(crate) fn describe(&self, ask: &Ask) -> (u64, Vec<&Job>) {
-        let mut hits: Vec<(usize, &Job)> = self
-            .jobs
-            .iter()
-            .enumerate()
-            .filter(|(_, job)| ask.matches(job))
-            .collect();
-        hits.sort_by_key(|&(i, job)| std::cmp::Reverse((job.create_time, i)));
-        let total = hits.len() as u64;
-        let page = hits
-            .into_iter()
-            .skip(ask.offset as usize)
-            .take(ask.limit.min(100) as usize)
-            .map(|(_, job)| job)
-            .collect();
-        (total, page)
+    /// Filter, sort, skip, take ([`crate::naive::describe`]).
+    pub fn describe(&self, caller: &Caller, query: &Query) -> (u64, Vec<&Job>) {
+        crate::naive::describe(&self.jobs, caller, query).expect("a query the benchmarks can ask")
     }
 }
 
 /// SQLite in memory: one table, rowid = insertion order.
-pub(crate) struct Sqlite {
-    pub(crate) db: Connection,
+#[derive(Debug)]
+pub struct Sqlite {
+    pub db: Connection,
 }
 
 /// One page row as SQLite hands it back.
-pub(crate) struct Row {
-    pub(crate) job_id: String,
-    pub(crate) status: String,
-    pub(crate) directive: String,
-    pub(crate) job_action: String,
-    pub(crate) create_time: i64,
-    pub(crate) owner: String,
-    pub(crate) status_time: i64,
-    pub(crate) error_codes: String,
-    pub(crate) resource_ids: String,
-    pub(crate) resources: String,
-    pub(crate) extras: String,
+pub struct Row {
+    pub job_id: String,
+    pub status: String,
+    pub directive: String,
+    pub job_action: String,
+    pub create_time: i64,
+    pub owner: String,
+    pub status_time: i64,
+    pub error_codes: String,
+    pub resource_ids: String,
+    pub resources: String,
+    pub extras: String,
 }
 
 const COLUMNS: &str = "job_id, status, directive, job_action, create_time, owner, status_time, \
@@ -122,6 +49,12 @@ const COLUMNS: &str = "job_id, status, directive, job_action, create_time, owner
 
 fn nanos(time: DateTime<Utc>) -> i64 {
     time.timestamp_nanos_opt().unwrap_or_default()
+}
+
+impl Default for Sqlite {
+    fn default() -> Sqlite {
+        Sqlite::new()
+    }
 }
 
 impl Sqlite {
@@ -132,7 +65,7 @@ impl Sqlite {
     /// `COUNT(*)` of an app; (status_time) for retention. (Every SQLite
     /// index ends with the rowid, `seq`, which breaks ties.) `ANALYZE` runs
     /// after loading, so the planner picks them well.
-    pub(crate) fn new() -> Sqlite {
+    pub fn new() -> Sqlite {
         let db = Connection::open_in_memory().expect("in-memory SQLite");
         db.execute_batch(
             "CREATE TABLE jobs (
@@ -159,7 +92,7 @@ impl Sqlite {
         Sqlite { db }
     }
 
-    pub(crate) fn insert_all(&mut self, jobs: &[Job]) {
+    pub fn insert_all(&mut self, jobs: &[Job]) {
         let tx = self.db.transaction().expect("transaction");
         {
             let mut insert = tx
@@ -194,28 +127,33 @@ impl Sqlite {
 
     /// `COUNT(*)` plus `ORDER BY … LIMIT … OFFSET …`, prepared statements
     /// reused from the connection's cache.
-    pub(crate) fn describe(&self, ask: &Ask) -> (u64, Vec<Row>) {
+    pub fn describe(&self, caller: &Caller, query: &Query) -> (u64, Vec<Row>) {
         let mut filter = String::from("app = ?");
-        let mut args: Vec<Value> = vec![Value::Text(ask.app.clone())];
-        if let Some(owner) = &ask.owner {
-            filter.push_str(" AND owner = ?");
-            args.push(Value::Text(owner.clone()));
+        let mut args: Vec<Value> = vec![Value::Text(query.app().to_owned())];
+        let owner = match query.owner() {
+            Some(owner) => Some(owner),
+            None if caller.is_admin() => None,
+            None => Some(caller.user_id()),
+        };
+        let strings = [("owner", owner), ("job_action", query.job_action())];
+        for (column, value) in strings {
+            if let Some(value) = value {
+                filter.push_str(&format!(" AND {column} = ?"));
+                args.push(Value::Text(value.to_owned()));
+            }
         }
-        if !ask.statuses.is_empty() {
+        let statuses: Vec<Status> = query.statuses().collect();
+        if !statuses.is_empty() {
             filter.push_str(" AND status IN (");
-            filter.push_str(&vec!["?"; ask.statuses.len()].join(", "));
+            filter.push_str(&vec!["?"; statuses.len()].join(", "));
             filter.push(')');
-            args.extend(
-                ask.statuses
-                    .iter()
-                    .map(|s| Value::Text(s.as_str().to_owned())),
-            );
+            args.extend(statuses.iter().map(|s| Value::Text(s.as_str().to_owned())));
         }
-        if !ask.ids.is_empty() {
+        if !query.job_ids().is_empty() {
             filter.push_str(" AND job_id IN (");
-            filter.push_str(&vec!["?"; ask.ids.len()].join(", "));
+            filter.push_str(&vec!["?"; query.job_ids().len()].join(", "));
             filter.push(')');
-            args.extend(ask.ids.iter().map(|id| Value::Text(id.clone())));
+            args.extend(query.job_ids().iter().map(|id| Value::Text(id.clone())));
         }
         let total: i64 = self
             .db
@@ -223,17 +161,27 @@ impl Sqlite {
             .expect("count statement")
             .query_row(params_from_iter(args.iter()), |row| row.get(0))
             .expect("count");
-        let limit = ask.limit.min(100);
+        let limit = query.page_limit();
         if limit == 0 {
             return (total as u64, Vec::new());
         }
         args.push(Value::Integer(limit as i64));
-        args.push(Value::Integer(ask.offset as i64));
+        args.push(Value::Integer(
+            i64::try_from(query.offset()).unwrap_or(i64::MAX),
+        ));
+        let key = match query.sort_key() {
+            SortKey::CreateTime => "create_time",
+            SortKey::StatusTime => "status_time",
+        };
+        let direction = match query.order() {
+            Order::NewestFirst => "DESC",
+            Order::OldestFirst => "ASC",
+        };
         let mut page = self
             .db
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM jobs WHERE {filter} \
-                 ORDER BY create_time DESC, seq DESC LIMIT ? OFFSET ?"
+                 ORDER BY {key} {direction}, seq {direction} LIMIT ? OFFSET ?"
             ))
             .expect("page statement");
         let rows = page
@@ -258,7 +206,7 @@ impl Sqlite {
         (total as u64, rows)
     }
 
-    pub(crate) fn set_status(&self, job_id: &str, status: Status, at: DateTime<Utc>) {
+    pub fn set_status(&self, job_id: &str, status: Status, at: DateTime<Utc>) {
         self.db
             .prepare_cached("UPDATE jobs SET status = ?1, status_time = ?2 WHERE job_id = ?3")
             .expect("update statement")
@@ -266,7 +214,7 @@ impl Sqlite {
             .expect("update");
     }
 
-    pub(crate) fn prune_finished(&self, before: DateTime<Utc>) -> usize {
+    pub fn prune_finished(&self, before: DateTime<Utc>) -> usize {
         self.db
             .prepare_cached(
                 "DELETE FROM jobs WHERE status_time < ?1 AND status IN ('successful', 'failed')",
@@ -279,7 +227,7 @@ impl Sqlite {
 
 /// A page row as the API's `job_set` element, the way a SQLite-backed
 /// service would write it.
-pub(crate) fn element(row: &Row) -> JobElement<'_> {
+pub fn element(row: &Row) -> JobElement<'_> {
     let time = |nanos: i64| DateTime::from_timestamp_nanos(nanos);
     JobElement {
         status: row.status.parse().expect("status"),
@@ -296,8 +244,26 @@ pub(crate) fn element(row: &Row) -> JobElement<'_> {
     }
 }
 
+/// A job as the API's `job_set` element, the way a `Vec`-backed service
+/// would write it.
+pub fn job_element(job: &Job) -> JobElement<'_> {
+    JobElement {
+        status: job.status,
+        job_id: Cow::Borrowed(&job.job_id),
+        directive: Cow::Borrowed(&job.directive),
+        job_action: Cow::Borrowed(&job.job_action),
+        create_time: job.create_time,
+        owner: Cow::Borrowed(&job.owner),
+        status_time: job.status_time,
+        error_codes: Cow::Borrowed(&job.error_codes),
+        resource_ids: Cow::Borrowed(&job.resource_ids),
+        resources: Cow::Owned(to_raw_value(&job.resources).expect("resources")),
+        extras: Cow::Owned(to_raw_value(&job.extras).expect("extras")),
+    }
+}
+
 /// The success JSON of a page of elements.
-pub(crate) fn response_json(total_count: u64, job_set: Vec<JobElement<'_>>) -> String {
+pub fn response_json(total_count: u64, job_set: Vec<JobElement<'_>>) -> String {
     let response = Response {
         action: Cow::Borrowed("DescribeClusterJobsResponse"),
         total_count,

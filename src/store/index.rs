@@ -1,0 +1,131 @@
+//! The indexes of one app: all its jobs and each owner's in two orders,
+//! and posting lists by action and by resource id.
+
+use std::collections::HashMap;
+
+use super::ordered::{Entry, OrderedList};
+use super::record::{Record, SymMap};
+use crate::query::SortKey;
+use crate::status::Status;
+
+/// Everything indexed about one app.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct AppIndex {
+    /// All jobs of the app.
+    pub(super) all: Scope,
+    /// The jobs of the app by owner.
+    pub(super) owners: SymMap<Scope>,
+    /// Positions, ascending, by action.
+    pub(super) actions: SymMap<Vec<u32>>,
+    /// Positions, ascending, by involved resource id.
+    pub(super) resources: HashMap<Box<str>, Vec<u32>>,
+}
+
+/// The two orders of one set of jobs.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Scope {
+    by_create_time: OrderedList,
+    by_status_time: OrderedList,
+}
+
+impl PartialEq for Scope {
+    fn eq(&self, other: &Scope) -> bool {
+        self.by_create_time.iter().eq(other.by_create_time.iter())
+            && self.by_status_time.iter().eq(other.by_status_time.iter())
+    }
+}
+
+impl Scope {
+    pub(super) fn list(&self, sort_key: SortKey) -> &OrderedList {
+        match sort_key {
+            SortKey::CreateTime => &self.by_create_time,
+            SortKey::StatusTime => &self.by_status_time,
+        }
+    }
+
+    fn insert(&mut self, pos: u32, record: &Record) {
+        let status = record.status;
+        self.by_create_time
+            .insert(Entry::new(record.create_time, pos, status));
+        self.by_status_time
+            .insert(Entry::new(record.status_time, pos, status));
+    }
+
+    pub(super) fn change_status(&mut self, pos: u32, record: &Record, status: Status, at: i64) {
+        self.by_create_time
+            .set_status((record.create_time, pos), status);
+        self.by_status_time.remove((record.status_time, pos));
+        self.by_status_time.insert(Entry::new(at, pos, status));
+    }
+
+    fn retain_map(&mut self, moved: &Moved) {
+        let map = |entry: Entry| {
+            let pos = moved.get(entry.pos())?;
+            Some(Entry::new(entry.key().0, pos, entry.status()))
+        };
+        self.by_create_time.retain_map(map);
+        self.by_status_time.retain_map(map);
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.by_create_time.is_empty()
+    }
+
+    pub(super) fn check(&self) -> Result<(), String> {
+        self.by_create_time.check()?;
+        self.by_status_time.check()
+    }
+}
+
+/// Where each job went when some were dropped: old position → new one.
+pub(super) struct Moved {
+    /// `None` for a dropped job.
+    pub(super) to: Vec<Option<u32>>,
+}
+
+impl Moved {
+    pub(super) fn get(&self, pos: u32) -> Option<u32> {
+        self.to.get(pos as usize).copied().flatten()
+    }
+}
+
+impl AppIndex {
+    pub(super) fn insert(&mut self, pos: u32, record: &Record, resources: &[&str]) {
+        self.all.insert(pos, record);
+        self.owners
+            .entry(record.owner)
+            .or_default()
+            .insert(pos, record);
+        self.actions.entry(record.action).or_default().push(pos);
+        for &id in resources {
+            match self.resources.get_mut(id) {
+                Some(positions) => positions.push(pos),
+                None => {
+                    self.resources.insert(id.into(), vec![pos]);
+                }
+            }
+        }
+    }
+
+    /// Renumbers every index after a prune, dropping the keys left empty.
+    pub(super) fn retain_map(&mut self, moved: &Moved) {
+        self.all.retain_map(moved);
+        self.owners.retain(|_, scope| {
+            scope.retain_map(moved);
+            !scope.is_empty()
+        });
+        let renumber = |positions: &mut Vec<u32>| {
+            *positions = positions.iter().filter_map(|&pos| moved.get(pos)).collect();
+            !positions.is_empty()
+        };
+        self.actions.retain(|_, positions| renumber(positions));
+        self.resources.retain(|_, positions| renumber(positions));
+    }
+
+    /// Whether the job at `pos` involves resource `id`.
+    pub(super) fn involves(&self, pos: u32, id: &str) -> bool {
+        self.resources
+            .get(id)
+            .is_some_and(|positions| positions.binary_search(&pos).is_ok())
+    }
+}

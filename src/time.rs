@@ -1,0 +1,181 @@
+//! Time on the wire and in the indexes: RFC 3339 in, `YYYY-MM-DDThh:mm:ssZ`
+//! out, nanoseconds since the epoch as index keys.
+
+use std::fmt;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+
+/// A time as an index key: nanoseconds since the Unix epoch, or `None`
+/// outside the range an `i64` holds (about 1677-09-21 to 2262-04-11).
+pub(crate) fn to_nanos(time: DateTime<Utc>) -> Option<i64> {
+    time.timestamp_nanos_opt()
+}
+
+/// An index key back as a time.
+pub(crate) fn from_nanos(nanos: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(nanos)
+}
+
+/// Writes a timestamp the way the API does: `YYYY-MM-DDThh:mm:ssZ`, whole
+/// seconds, UTC.
+///
+/// ```
+/// let at = chrono::DateTime::parse_from_rfc3339("2018-03-04T13:37:58.9+08:00")?;
+/// assert_eq!(joblog::format_timestamp(at.to_utc()), "2018-03-04T05:37:58Z");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn format_timestamp(time: DateTime<Utc>) -> String {
+    Stamp(time).to_string()
+}
+
+/// A timestamp written the API's way; digits are placed by hand, since
+/// answers write two per job.
+pub(crate) struct Stamp(pub(crate) DateTime<Utc>);
+
+impl fmt::Display for Stamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let time = self.0;
+        let year = match u32::try_from(time.year()) {
+            Ok(year) if year <= 9999 => year,
+            _ => return write!(f, "{}", time.format("%Y-%m-%dT%H:%M:%SZ")),
+        };
+        let mut text = *b"0000-00-00T00:00:00Z";
+        let mut put = |at: usize, width: usize, mut value: u32| {
+            for slot in text[at..at + width].iter_mut().rev() {
+                *slot = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, time.month());
+        put(8, 2, time.day());
+        put(11, 2, time.hour());
+        put(14, 2, time.minute());
+        // A leap second is written as second 60, as chrono would.
+        put(17, 2, time.second() + time.nanosecond() / 1_000_000_000);
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl serde::Serialize for Stamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Reads an RFC 3339 / ISO 8601 timestamp in any offset into UTC, keeping
+/// its full precision. A leap second (`23:59:60`) is read as the second
+/// after it (`00:00:00`), as the count of seconds since the epoch has it.
+///
+/// # Errors
+///
+/// The chrono parse error when `text` is not RFC 3339.
+///
+/// ```
+/// let at = joblog::parse_timestamp("2018-03-04T13:37:58.520+08:00")?;
+/// assert_eq!(at.timestamp_subsec_millis(), 520);
+/// assert_eq!(joblog::format_timestamp(at), "2018-03-04T05:37:58Z");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    let time = DateTime::parse_from_rfc3339(text)?.to_utc();
+    // A leap second (`…:59:60`) is kept as the second after it: the store
+    // counts nanoseconds since the epoch, where there is no second 60.
+    let nanos = time.timestamp_subsec_nanos();
+    Ok(match nanos.checked_sub(1_000_000_000) {
+        Some(rest) => DateTime::from_timestamp(time.timestamp() + 1, rest).unwrap_or(time),
+        None => time,
+    })
+}
+
+/// Serde for timestamps in the API's wire form, for `#[serde(with = …)]`:
+/// written `YYYY-MM-DDThh:mm:ssZ` ([`format_timestamp`]), read as RFC 3339
+/// in any offset ([`parse_timestamp`]).
+///
+/// ```
+/// use chrono::{DateTime, Utc};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Audit {
+///     #[serde(with = "joblog::timestamp")]
+///     at: DateTime<Utc>,
+///     #[serde(default, with = "joblog::timestamp::option")]
+///     until: Option<DateTime<Utc>>,
+/// }
+///
+/// let audit: Audit = serde_json::from_str(r#"{"at":"2018-03-04T13:37:58.5+08:00"}"#)?;
+/// assert!(audit.until.is_none());
+/// assert_eq!(
+///     serde_json::to_string(&audit)?,
+///     r#"{"at":"2018-03-04T05:37:58Z","until":null}"#
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub mod timestamp {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
+
+    /// Writes `time` as `YYYY-MM-DDThh:mm:ssZ`.
+    ///
+    /// # Errors
+    ///
+    /// The serializer's own errors.
+    pub fn serialize<S: Serializer>(
+        time: &DateTime<Utc>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        super::Stamp(*time).serialize(serializer)
+    }
+
+    /// Reads an RFC 3339 timestamp, as [`parse_timestamp`] does.
+    ///
+    /// # Errors
+    ///
+    /// A custom error quoting the text when it is not RFC 3339.
+    ///
+    /// [`parse_timestamp`]: crate::parse_timestamp
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<DateTime<Utc>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        super::parse_timestamp(&text).map_err(|err| {
+            D::Error::custom(format_args!(
+                "invalid timestamp {text:?}: {err} (expected RFC 3339, e.g. 2018-03-04T05:37:58Z)"
+            ))
+        })
+    }
+
+    /// The same for an `Option`: `null` (or, with `#[serde(default)]`, an
+    /// absent field) is `None`.
+    pub mod option {
+        use chrono::{DateTime, Utc};
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        #[derive(Serialize, Deserialize)]
+        struct Wrapped(#[serde(with = "super")] DateTime<Utc>);
+
+        /// Writes `Some(time)` as `YYYY-MM-DDThh:mm:ssZ` and `None` as `null`.
+        ///
+        /// # Errors
+        ///
+        /// The serializer's own errors.
+        pub fn serialize<S: Serializer>(
+            time: &Option<DateTime<Utc>>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            time.map(Wrapped).serialize(serializer)
+        }
+
+        /// Reads `null` as `None` and an RFC 3339 timestamp as `Some`.
+        ///
+        /// # Errors
+        ///
+        /// As [`deserialize`](super::deserialize).
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(time)| time))
+        }
+    }
+}
