@@ -1,5 +1,7 @@
 //! `joblog` is an in-memory engine for cluster operation logs ("jobs") that
-//! answers QingCloud's cloud API call `DescribeClusterJobs`.
+//! answers QingCloud's AppCenter API call [`DescribeClusterJobs`][api].
+//!
+//! [api]: https://docsv3em.qingcloud.com/development_docs/api/command_list/appcenter2/cloud/describe_cluster_jobs
 //!
 //! A control plane records a [`Job`] whenever an action runs on a cluster,
 //! moves it through its lifecycle (`pending → working → successful |

@@ -50,24 +50,62 @@ const RECORDS: &str = r#"{"job_id":"j-1","app":"app-1","owner":"usr-1","job_acti
 {"job_id":"j-2","app":"app-1","owner":"usr-2","job_action":"StopClusters","status":"pending","create_time":"2018-03-04T05:39:00Z"}
 "#;
 
+/// The README's first command, and the numbers the README says it prints.
+const README_QUERY: &str = "app=app-tg3lbp0a&status.1=successful&limit=1";
+
+fn total_count(args: &[&str]) -> u64 {
+    let out = run(args, None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    answer["total_count"].as_u64().unwrap()
+}
+
 #[test]
 fn the_built_in_data_answers_the_readme_query() {
-    let out = run(&["app=app-tg3lbp0a&status.1=successful&limit=2"], None);
+    let readme = include_str!("../../README.md");
+    assert!(readme.contains(&format!("--example describe -- '{README_QUERY}'")));
+    let out = run(&[README_QUERY], None);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert_eq!(stdout.lines().count(), 1);
     let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(answer["ret_code"], 0);
-    assert!(answer["total_count"].as_u64().unwrap() >= 2);
     let jobs = answer["job_set"].as_array().unwrap();
-    assert_eq!(jobs.len(), 2);
-    assert!(jobs.iter().all(|job| job["status"] == "successful"));
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["status"], "successful");
+    // The README's folded answer starts as this one does.
+    let job_id = jobs[0]["job_id"].as_str().unwrap();
+    assert!(readme.contains(&format!(r#""job_id":"{job_id}""#)));
     // The default caller sees only its own jobs; an administrator all.
-    let owner = &jobs[0]["owner"];
-    assert!(jobs.iter().all(|job| &job["owner"] == owner));
-    let out = run(&["--admin", "app=app-tg3lbp0a&limit=0"], None);
-    let admin: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(admin["total_count"].as_u64().unwrap() > answer["total_count"].as_u64().unwrap());
+    let owner = jobs[0]["owner"].as_str().unwrap();
+    let own = answer["total_count"].as_u64().unwrap();
+    let admin = total_count(&["--admin", README_QUERY]);
+    let every = total_count(&["--admin", "app=app-tg3lbp0a&limit=0"]);
+    let sentence = format!(
+        "The default caller `{owner}` sees only its own {own} successful jobs of the\n\
+         app; add `--admin` to see all {} successful jobs of the app ({} jobs\n\
+         of every status).",
+        thousands(admin),
+        thousands(every)
+    );
+    assert!(
+        readme.contains(&sentence),
+        "the README should say:\n{sentence}"
+    );
+    assert!(own < admin && admin < every);
+}
+
+/// `17172` as `17,172`, the way the README writes numbers.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 #[test]
