@@ -192,15 +192,12 @@ impl Job {
     /// index keys, the field lengths in the widths the store packs them
     /// in, and `resources` and `extras` written as JSON.
     pub(crate) fn check(&self) -> Result<CheckedJob<'_>, Error> {
-        let short = |field: &'static str, value: &str| {
-            u16::try_from(value.len()).map_err(|_| too_long(field, MAX_SHORT_FIELD))
-        };
         let long = |field: &'static str, len: usize| {
             u32::try_from(len).map_err(|_| too_long(field, MAX_LONG_FIELD))
         };
-        let job_id_len = short("job_id", &self.job_id)?;
-        let error_codes_len = short("error_codes", &self.error_codes)?;
-        let resource_ids_len = short("resource_ids", &self.resource_ids)?;
+        let job_id_len = short_len("job_id", &self.job_id)?;
+        let error_codes_len = short_len("error_codes", &self.error_codes)?;
+        let resource_ids_len = short_len("resource_ids", &self.resource_ids)?;
         let directive_len = long("directive", self.directive.len())?;
         check_id("job_id", &self.job_id)?;
         check_id("app", &self.app)?;
@@ -310,7 +307,7 @@ pub(crate) struct CheckedJob<'a> {
 
 /// The lengths of a job's packed text fields, in the widths the store
 /// keeps them (the limits [`MAX_SHORT_FIELD`] and [`MAX_LONG_FIELD`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct FieldLens {
     pub(crate) job_id: u16,
     pub(crate) directive: u32,
@@ -326,8 +323,19 @@ fn to_json(field: &'static str, value: &impl Serialize) -> Result<String, Error>
         .map_err(|err| invalid_field(field, "…", &format!("cannot be written as JSON: {err}")))
 }
 
+/// The length of a short field (`job_id`, `error_codes`, `resource_ids`)
+/// as the store keeps it.
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidField`] naming `field` when `value` passes
+/// [`MAX_SHORT_FIELD`] bytes.
+pub(crate) fn short_len(field: &'static str, value: &str) -> Result<u16, Error> {
+    u16::try_from(value.len()).map_err(|_| too_long(field, MAX_SHORT_FIELD))
+}
+
 /// The refusal of a field longer than the store keeps.
-pub(crate) fn too_long(field: &'static str, max: usize) -> Error {
+fn too_long(field: &'static str, max: usize) -> Error {
     Error::new(ErrorKind::InvalidField {
         field,
         value: "…".to_owned(),

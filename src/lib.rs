@@ -48,10 +48,13 @@
 //!
 //! # The crate
 //!
-//! One direction of dependencies, one concept per file:
+//! One concept per file, and imports that run one way (down this list,
+//! never back up; a child of `store/` adds an `impl JobStore` block of its
+//! own, as `wire/mod.rs` does):
 //! `status.rs` holds [`Status`] (and the status sets the indexes count);
 //! `time.rs` the wire time format ([`parse_timestamp`],
-//! [`format_timestamp`], the serde helpers in [`timestamp`]);
+//! [`format_timestamp`], the serde helpers in [`timestamp`]) and times as
+//! index keys (nanoseconds since the epoch);
 //! `error.rs` the one [`Error`] and its [`ErrorKind`]; `job.rs` the
 //! record a control plane inserts ([`Job`]) and its rules
 //! ([`Job::validate`]); `query.rs` who asks ([`Caller`]) and what
@@ -62,8 +65,10 @@
 //! it as a [`JobRef`], `ordered.rs` is the ordered list behind every count
 //! and page, `index.rs` what is indexed per app, and `plan.rs` answers a
 //! [`Query`] ([`JobStore::describe`]) as a [`Page`] by one of three plans;
-//! `wire/` turns a request string into a [`Query`] (`request.rs`) and an
-//! answer into the API's JSON (`response.rs`, with [`Response`],
+//! `wire/` answers request strings ([`JobStore::describe_request`] and
+//! [`JobStore::describe_json`] in `mod.rs`), turns a request string into a
+//! [`Query`] and back (`request.rs`: `FromStr`, `Display`, serde), and
+//! writes answers as the API's JSON (`response.rs`, with [`Response`],
 //! [`JobElement`] and [`ErrorResponse`] to read answers back).
 //!
 //! # The request

@@ -20,7 +20,7 @@ pub(crate) fn from_nanos(nanos: i64) -> DateTime<Utc> {
 /// seconds, UTC.
 ///
 /// ```
-/// let at = chrono::DateTime::parse_from_rfc3339("2018-03-04T13:37:58.9+08:00")?;
+/// let at = joblog::chrono::DateTime::parse_from_rfc3339("2018-03-04T13:37:58.9+08:00")?;
 /// assert_eq!(joblog::format_timestamp(at.to_utc()), "2018-03-04T05:37:58Z");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -82,6 +82,8 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> 
     // A leap second (`…:59:60`) is kept as the second after it: the store
     // counts nanoseconds since the epoch, where there is no second 60.
     let nanos = time.timestamp_subsec_nanos();
+    // RFC 3339 years end at 9999, far inside chrono's range, so the second
+    // after is always representable and the `unwrap_or` is never taken.
     Ok(match nanos.checked_sub(1_000_000_000) {
         Some(rest) => DateTime::from_timestamp(time.timestamp() + 1, rest).unwrap_or(time),
         None => time,
@@ -93,7 +95,7 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> 
 /// in any offset ([`parse_timestamp`]).
 ///
 /// ```
-/// use chrono::{DateTime, Utc};
+/// use joblog::chrono::{DateTime, Utc};
 /// use serde::{Deserialize, Serialize};
 ///
 /// #[derive(Serialize, Deserialize)]

@@ -52,9 +52,13 @@ impl Scope {
     }
 
     pub(super) fn change_status(&mut self, pos: u32, record: &Record, status: Status, at: i64) {
-        self.by_create_time
+        // Every stored job has an entry in both orders (the invariant
+        // checker proves it); a miss would be a bug here, not bad input.
+        let found = self
+            .by_create_time
             .set_status((record.create_time, pos), status);
-        self.by_status_time.remove((record.status_time, pos));
+        let removed = self.by_status_time.remove((record.status_time, pos));
+        debug_assert!(found && removed.is_some(), "job {pos} missing from a scope");
         self.by_status_time.insert(Entry::new(at, pos, status));
     }
 

@@ -428,9 +428,7 @@ impl JobStore {
                 .position(job.job_id())
                 .map(|pos| self.record(pos))
                 .ok_or_else(|| format!("job {} not found by id", job.job_id()))?;
-            let resources = record
-                .involved_resources()
-                .map_err(|err| format!("resources of {} do not read back: {err}", job.job_id()))?;
+            let resources = record.involved_resources();
             let resources: Vec<&str> = resources.iter().map(String::as_str).collect();
             if resources != owned.involved_resources() {
                 return Err(format!("resources of {} read back wrong", job.job_id()));

@@ -108,9 +108,11 @@ impl JobStore {
     /// use joblog::{Caller, Job, JobStore, Query, Status};
     ///
     /// let mut store = JobStore::new();
-    /// let at: chrono::DateTime<chrono::Utc> = "2018-03-04T05:37:58Z".parse()?;
+    /// use joblog::chrono::{DateTime, Duration, Utc};
+    ///
+    /// let at: DateTime<Utc> = "2018-03-04T05:37:58Z".parse()?;
     /// for i in 0..5 {
-    ///     let created = at + chrono::Duration::seconds(i);
+    ///     let created = at + Duration::seconds(i);
     ///     let job = Job::new(format!("j-{i}"), "app-1", "usr-1", "RunJob", Status::Pending, created);
     ///     store.insert(job)?;
     /// }

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 
 use crate::error::Error;
-use crate::job::{CheckedJob, FieldLens, Job, MAX_SHORT_FIELD, involved_resources, too_long};
+use crate::job::{CheckedJob, FieldLens, Job, involved_resources, short_len};
 use crate::status::Status;
 use crate::time::from_nanos;
 
@@ -177,8 +177,7 @@ impl Record {
     ///
     /// [`ErrorKind::InvalidField`]: crate::ErrorKind::InvalidField
     pub(super) fn set_error_codes(&mut self, error_codes: &str) -> Result<(), Error> {
-        let len = u16::try_from(error_codes.len())
-            .map_err(|_| too_long("error_codes", MAX_SHORT_FIELD))?;
+        let len = short_len("error_codes", error_codes)?;
         let parts = [
             self.part(Part::JobId),
             self.part(Part::Directive),
@@ -194,17 +193,12 @@ impl Record {
 
     /// Every resource id the job involves, as [`Job::involved_resources`]
     /// lists them.
-    ///
-    /// # Errors
-    ///
-    /// The JSON error should the stored `resources` not read back.
-    pub(super) fn involved_resources(&self) -> Result<Vec<String>, serde_json::Error> {
-        let listed: IndexMap<String, Vec<String>> =
-            serde_json::from_str(self.part(Part::Resources))?;
-        Ok(involved_resources(self.part(Part::ResourceIds), &listed)
+    pub(super) fn involved_resources(&self) -> Vec<String> {
+        let listed: IndexMap<String, Vec<String>> = reparse(self.part(Part::Resources));
+        involved_resources(self.part(Part::ResourceIds), &listed)
             .into_iter()
             .map(str::to_owned)
-            .collect())
+            .collect()
     }
 }
 

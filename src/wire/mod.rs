@@ -66,8 +66,8 @@ impl JobStore {
             Ok(page) => serde_json::to_string(&page),
             Err(err) => serde_json::to_string(&err),
         };
-        // Neither shape has a map with non-string keys, so writing cannot
-        // fail; answer as the API does for the unexpected all the same.
+        // Writing fails only should a stored job's JSON not read back, a
+        // bug of this crate; answer as the API does for the unexpected.
         written.unwrap_or_else(|err| {
             format!(
                 r#"{{"ret_code":5000,"message":"InternalError, {}"}}"#,

@@ -69,7 +69,7 @@ pub(crate) fn parse(input: &str) -> Result<Query, Error> {
     let mut query = Query::builder("");
     let mut app_given = false;
     let mut seen: HashSet<Slot> = HashSet::new();
-    let mut job_ids: Vec<(u64, String)> = Vec::new();
+    let mut job_ids: Vec<(Option<u64>, String)> = Vec::new();
     for (name, value) in form_urlencoded::parse(input.as_bytes()) {
         let slot = match classify(&name) {
             Ok(Some(slot)) => slot,
@@ -96,7 +96,7 @@ pub(crate) fn parse(input: &str) -> Result<Query, Error> {
                 query.app(value.into_owned())
             }
             Param::Jobs => {
-                job_ids.push((index.unwrap_or(0), value.into_owned()));
+                job_ids.push((index, value.into_owned()));
                 query
             }
             Param::Status => query.status(
@@ -129,7 +129,7 @@ pub(crate) fn parse(input: &str) -> Result<Query, Error> {
             parameter: Param::App.name().to_owned(),
         }));
     }
-    // List values in index order; an unsuffixed value counts as index 0.
+    // List values in index order; an unsuffixed value (`None`) first.
     job_ids.sort_by_key(|&(index, _)| index);
     for (_, job_id) in job_ids {
         query = query.job_id(job_id);

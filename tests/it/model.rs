@@ -538,3 +538,29 @@ proptest! {
         store.check_invariants().map_err(TestCaseError::fail)?;
     }
 }
+
+proptest! {
+    /// The model reads queries through `Query`'s getters, so the builder
+    /// and the getters are checked here against the spec that built them.
+    #[test]
+    fn a_built_query_reads_back_what_was_set(spec in query_spec()) {
+        let query = spec.query();
+        let app = APPS.get(usize::from(spec.app)).copied().unwrap_or("app-none");
+        prop_assert_eq!(query.app(), app);
+        let ids: Vec<String> = spec.ids.iter().map(|&id| job_id(id)).collect();
+        prop_assert_eq!(query.job_ids(), &ids[..]);
+        let mut statuses: Vec<Status> = spec.statuses.iter().map(|&s| status(s)).collect();
+        statuses.sort();
+        statuses.dedup();
+        prop_assert_eq!(query.statuses().collect::<Vec<_>>(), statuses);
+        prop_assert_eq!(query.job_action(), spec.action.map(|a| ACTIONS[usize::from(a)]));
+        prop_assert_eq!(query.owner().map(str::to_owned), spec.owner_filter());
+        prop_assert_eq!(query.cluster(), spec.cluster.map(|c| CLUSTERS[usize::from(c)]));
+        let key = if spec.status_time { SortKey::StatusTime } else { SortKey::CreateTime };
+        prop_assert_eq!(query.sort_key(), key);
+        let order = if spec.reverse { Order::NewestFirst } else { Order::OldestFirst };
+        prop_assert_eq!(query.order(), order);
+        prop_assert_eq!((query.offset(), query.limit()), (spec.offset, spec.limit));
+        prop_assert_eq!(query.page_limit(), spec.limit.min(100));
+    }
+}
