@@ -4,6 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use crate::chars::is_invisible;
 use crate::status::Status;
 use crate::time::format_timestamp;
 
@@ -169,16 +170,30 @@ impl Error {
     }
 }
 
-/// A value quoted in a message, cut so a hostile value stays readable.
+/// A value quoted in a message, cut so a hostile value stays readable,
+/// with control, invisible and bidirectional-control characters escaped
+/// (`\n`, `\u{1b}`, `\u{202e}`), so a quoted value cannot forge or
+/// reorder a log line.
 struct Shown<'a>(&'a str);
 
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const MAX_CHARS: usize = 64;
-        match self.0.char_indices().nth(MAX_CHARS) {
-            Some((cut, _)) => write!(f, "{}…", &self.0[..cut]),
-            None => f.write_str(self.0),
+        let (kept, cut) = match self.0.char_indices().nth(MAX_CHARS) {
+            Some((at, _)) => (&self.0[..at], true),
+            None => (self.0, false),
+        };
+        for c in kept.chars() {
+            if c.is_control() || is_invisible(c) {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                f.write_fmt(format_args!("{c}"))?;
+            }
         }
+        if cut {
+            f.write_str("…")?;
+        }
+        Ok(())
     }
 }
 

@@ -1,9 +1,12 @@
 //! The job record (ingest form) and the rules a record must keep.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use crate::chars::{is_blank, is_invisible};
 use crate::error::{Error, ErrorKind};
 use crate::status::Status;
 use crate::time::{format_timestamp, timestamp, to_nanos};
@@ -162,6 +165,7 @@ impl Job {
     /// - `error_codes` is empty unless the status is `failed`;
     /// - `extras` nests at most [`MAX_EXTRAS_DEPTH`] levels of arrays and
     ///   objects;
+    /// - it involves at most [`MAX_RESOURCES`] distinct resource ids;
     /// - `job_id`, `error_codes` and `resource_ids` are at most
     ///   [`MAX_SHORT_FIELD`] bytes long, `directive` at most
     ///   [`MAX_LONG_FIELD`].
@@ -235,6 +239,22 @@ impl Job {
                 check_id("resources", id)?;
             }
         }
+        let involved = self.involved_resources().len();
+        if involved > MAX_RESOURCES {
+            let field = if self.resource_ids.split(' ').count() > MAX_RESOURCES {
+                "resource_ids"
+            } else {
+                "resources"
+            };
+            return Err(invalid_field(
+                field,
+                "…",
+                &format!(
+                    "a job may involve at most {MAX_RESOURCES} resource ids \
+                     (resource_ids and resources together), not {involved}"
+                ),
+            ));
+        }
         if nesting(&self.extras) > MAX_EXTRAS_DEPTH {
             return Err(invalid_field(
                 "extras",
@@ -269,21 +289,21 @@ impl Job {
 }
 
 /// The resource ids of a job's `resource_ids` and `resources`, each once,
-/// in first-seen order.
+/// in first-seen order; in time linear in their number.
 pub(crate) fn involved_resources<'a>(
     resource_ids: &'a str,
     resources: &'a IndexMap<String, Vec<String>>,
 ) -> Vec<&'a str> {
-    let mut seen: Vec<&str> = Vec::new();
     let words = resource_ids.split(' ').filter(|id| !id.is_empty());
     let listed = resources.values().flatten().map(String::as_str);
-    for id in words.chain(listed) {
-        if !seen.contains(&id) {
-            seen.push(id);
-        }
-    }
-    seen
+    let mut seen = HashSet::new();
+    words.chain(listed).filter(|id| seen.insert(*id)).collect()
 }
+
+/// The most resource ids one job may involve (the distinct ids of
+/// `resource_ids` and `resources` together): far above what one action
+/// touches, and a bound on what one insert costs the resource index.
+pub const MAX_RESOURCES: usize = 4096;
 
 /// The most bytes of `job_id`, `error_codes` and `resource_ids` each.
 pub const MAX_SHORT_FIELD: usize = u16::MAX as usize;
@@ -367,19 +387,22 @@ fn nesting(object: &serde_json::Map<String, serde_json::Value>) -> usize {
     deepest
 }
 
-fn is_blank(c: char) -> bool {
-    c.is_whitespace() || c.is_control()
-}
-
 fn check_id(field: &'static str, value: &str) -> Result<(), Error> {
     if value.is_empty() {
         return Err(invalid_field(field, value, "must not be empty"));
     }
-    if value.chars().any(is_blank) {
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid_field(
             field,
             value,
             "must not contain whitespace or control characters",
+        ));
+    }
+    if value.chars().any(is_invisible) {
+        return Err(invalid_field(
+            field,
+            value,
+            "must not contain invisible or bidirectional-control characters",
         ));
     }
     Ok(())

@@ -51,6 +51,7 @@
 //! One concept per file, and imports that run one way (down this list,
 //! never back up; a child of `store/` adds an `impl JobStore` block of its
 //! own, as `wire/mod.rs` does):
+//! `chars.rs` the character classes ids refuse and messages escape;
 //! `status.rs` holds [`Status`] (and the status sets the indexes count);
 //! `time.rs` the wire time format ([`parse_timestamp`],
 //! [`format_timestamp`], the serde helpers in [`timestamp`]) and times as
@@ -76,8 +77,9 @@
 //! [`JobStore::describe_json`] (and [`JobStore::describe_request`], and
 //! [`Query`]'s `FromStr`) read the request as an
 //! `application/x-www-form-urlencoded` string: a GET's query string or a
-//! POST's body. `+` is a space and `%XX` escapes are UTF-8 (an invalid
-//! sequence decodes to U+FFFD). Lists are sent `name.1=…&name.2=…`, as the
+//! POST's body. `+` is a space and `%XX` escapes are bytes of UTF-8 (a
+//! known parameter whose bytes are not UTF-8 is refused, so it can never
+//! alias a stored id). Lists are sent `name.1=…&name.2=…`, as the
 //! official SDKs do, or once without a suffix (`status=pending`, as the
 //! official Python SDK sends it); their values are taken in index order,
 //! the unsuffixed one first. The API's common parameters (`zone`,
@@ -102,10 +104,12 @@
 //! | `sort_key` | string | *extension*: `create_time` (default) or `status_time` |
 //! | `reverse` | integer | *extension*: `1` (default) newest first, `0` oldest first |
 //!
-//! A scalar given twice, an empty value, a list suffix that is not a
-//! positive decimal integer without leading zeros (`jobs.0`, `jobs.x`,
-//! `jobs.`, `jobs.01`), and an integer that is not decimal or does not fit
-//! in 64 bits are errors (1100, naming the parameter as sent).
+//! A scalar given twice, a scalar sent with a list suffix (`owner.1`,
+//! `limit.1`: ignoring it would silently widen the answer), an empty
+//! value, a list suffix that is not a positive decimal integer without
+//! leading zeros (`jobs.0`, `jobs.x`, `jobs.`, `jobs.01`), and an integer
+//! that is not decimal or does not fit in 64 bits are errors (1100, naming
+//! the parameter as sent).
 //!
 //! # The answer
 //!
@@ -160,6 +164,7 @@
 
 #![forbid(unsafe_code)]
 
+mod chars;
 mod error;
 mod job;
 mod query;
@@ -169,7 +174,7 @@ mod time;
 mod wire;
 
 pub use crate::error::{Error, ErrorKind};
-pub use crate::job::{Job, MAX_EXTRAS_DEPTH, MAX_LONG_FIELD, MAX_SHORT_FIELD};
+pub use crate::job::{Job, MAX_EXTRAS_DEPTH, MAX_LONG_FIELD, MAX_RESOURCES, MAX_SHORT_FIELD};
 pub use crate::query::{Caller, Order, ParseSortKeyError, Query, QueryBuilder, SortKey};
 pub use crate::status::{ParseStatusError, Status};
 pub use crate::store::{JobRef, JobStore, Page};

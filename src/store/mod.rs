@@ -15,7 +15,6 @@ use std::hash::{BuildHasher, RandomState};
 
 use chrono::{DateTime, Utc};
 use hashbrown::HashTable;
-use hashbrown::hash_table::Entry as Slot;
 
 use crate::error::{Error, ErrorKind};
 use crate::job::{Job, involved_resources, nanos};
@@ -184,22 +183,20 @@ impl JobStore {
                 capacity: self.max_jobs,
             }));
         }
+        // Looked up before anything is inserted: `HashTable::entry` may grow
+        // the table even when the id is there, and a refusal must change
+        // nothing, not even capacity.
+        if self.position(&job.job_id).is_some() {
+            return Err(Error::new(ErrorKind::DuplicateJob {
+                job_id: job.job_id.clone(),
+            }));
+        }
         let (records, hasher) = (&self.records, &self.hasher);
-        let hash = hasher.hash_one(&job.job_id);
-        let is = |pos: &u32| records[*pos as usize].job_id() == job.job_id;
         let rehash = |pos: &u32| hasher.hash_one(records[*pos as usize].job_id());
         // `max_jobs` keeps positions below MAX_POSITIONS.
         let pos = records.len() as u32;
-        match self.ids.entry(hash, is, rehash) {
-            Slot::Occupied(_) => {
-                return Err(Error::new(ErrorKind::DuplicateJob {
-                    job_id: job.job_id.clone(),
-                }));
-            }
-            Slot::Vacant(slot) => {
-                slot.insert(pos);
-            }
-        }
+        self.ids
+            .insert_unique(hasher.hash_one(&job.job_id), pos, rehash);
         let record = Record::new(
             &checked,
             self.names.intern(&job.app),
@@ -353,9 +350,14 @@ impl JobStore {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn prune_finished(&mut self, before: DateTime<Utc>) -> usize {
-        let cutoff = match to_nanos(before) {
-            Some(cutoff) => cutoff,
-            // Out of range: before every stored time, or after all of them.
+        // The latest status_time that goes, inclusive: a cut-off past the
+        // range of stored times takes every finished job, the one at the
+        // last representable instant too.
+        let last = match to_nanos(before) {
+            Some(cutoff) => match cutoff.checked_sub(1) {
+                Some(last) => last,
+                None => return 0,
+            },
             None if before < DateTime::UNIX_EPOCH => return 0,
             None => i64::MAX,
         };
@@ -365,7 +367,7 @@ impl JobStore {
             for pos in app
                 .all
                 .list(SortKey::StatusTime)
-                .positions_before(cutoff, StatusSet::FINISHED)
+                .positions_until(last, StatusSet::FINISHED)
             {
                 keep[pos as usize] = false;
                 dropped += 1;
@@ -403,6 +405,13 @@ impl JobStore {
         }
         self.apps.retain(|_, app| !app.all.is_empty());
         dropped
+    }
+
+    /// How many ids the id table has room for without growing; for the
+    /// tests that prove a refusal changes nothing.
+    #[doc(hidden)]
+    pub fn id_capacity(&self) -> usize {
+        self.ids.capacity()
     }
 
     /// Checks every index against the records; for tests.

@@ -273,11 +273,11 @@ impl OrderedList {
         self.rebuild_tree();
     }
 
-    /// The positions of the entries with a status in `set` and a time
-    /// before `time`, oldest first.
-    pub(super) fn positions_before(&self, time: i64, set: StatusSet) -> impl Iterator<Item = u32> {
+    /// The positions of the entries with a status in `set` and a time at
+    /// or before `last`, oldest first.
+    pub(super) fn positions_until(&self, last: i64, set: StatusSet) -> impl Iterator<Item = u32> {
         self.iter()
-            .take_while(move |entry| entry.key().0 < time)
+            .take_while(move |entry| entry.key().0 <= last)
             .filter(move |entry| set.contains(entry.status()))
             .map(Entry::pos)
     }

@@ -1,6 +1,7 @@
 //! The request string: `application/x-www-form-urlencoded` into a
 //! [`Query`] and back.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
@@ -17,8 +18,9 @@ pub(crate) const ACTION: &str = "DescribeClusterJobs";
 type Slot = (Param, Option<u64>);
 
 /// Classifies a parameter name: a known parameter (with its list index),
-/// `Ok(None)` for a name this call ignores, or why a list name's suffix is
-/// wrong.
+/// `Ok(None)` for a name this call ignores, or why a known name's suffix is
+/// wrong. A scalar with a list suffix (`owner.1`) is refused rather than
+/// ignored: ignoring it would silently widen the answer it meant to narrow.
 fn classify(name: &str) -> Result<Option<Slot>, String> {
     if let Some(param) = Param::named(name) {
         return Ok(Some((param, None)));
@@ -37,7 +39,63 @@ fn classify(name: &str) -> Result<Option<Slot>, String> {
                 )),
             }
         }
-        _ => Ok(None),
+        Some(_) => Err(format!(
+            "{base} takes one value: send it as {base}, without a list suffix"
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The `name=value` pairs of an `application/x-www-form-urlencoded`
+/// string, in order: split on `&` (empty pieces skipped) and the first
+/// `=`, `+` read as a space and `%XX` as a byte. Each part is its text and
+/// whether its bytes were UTF-8 (if not, the text is the lossy reading,
+/// fit only to be quoted in an error).
+fn pairs(input: &str) -> impl Iterator<Item = (Decoded<'_>, Decoded<'_>)> {
+    input
+        .split('&')
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| {
+            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+            (decode(name), decode(value))
+        })
+}
+
+/// One decoded part of a pair: the text, and whether it was valid UTF-8.
+type Decoded<'a> = (Cow<'a, str>, bool);
+
+fn decode(raw: &str) -> Decoded<'_> {
+    if !raw.contains(['%', '+']) {
+        return (Cow::Borrowed(raw), true);
+    }
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = match bytes[i] {
+            b'+' => b' ',
+            b'%' => match (
+                bytes.get(i + 1).and_then(|&b| hex(b)),
+                bytes.get(i + 2).and_then(|&b| hex(b)),
+            ) {
+                (Some(high), Some(low)) => {
+                    i += 2;
+                    (high * 16 + low) as u8
+                }
+                _ => b'%',
+            },
+            other => other,
+        };
+        out.push(byte);
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(text) => (Cow::Owned(text), true),
+        Err(err) => (
+            Cow::Owned(String::from_utf8_lossy(err.as_bytes()).into_owned()),
+            false,
+        ),
     }
 }
 
@@ -70,12 +128,20 @@ pub(crate) fn parse(input: &str) -> Result<Query, Error> {
     let mut app_given = false;
     let mut seen: HashSet<Slot> = HashSet::new();
     let mut job_ids: Vec<(Option<u64>, String)> = Vec::new();
-    for (name, value) in form_urlencoded::parse(input.as_bytes()) {
+    for ((name, _), (value, utf8)) in pairs(input) {
         let slot = match classify(&name) {
             Ok(Some(slot)) => slot,
             Ok(None) => continue,
             Err(reason) => return Err(Error::invalid_parameter(name, &value, reason)),
         };
+        // A value that is not UTF-8 must never alias a stored id as U+FFFD.
+        if !utf8 {
+            return Err(Error::invalid_parameter(
+                name,
+                &value,
+                "must be UTF-8 once its %XX escapes are decoded",
+            ));
+        }
         if !seen.insert(slot) {
             return Err(Error::new(ErrorKind::RepeatedParameter {
                 parameter: name.into_owned(),

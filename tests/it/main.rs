@@ -5,6 +5,7 @@ mod naive;
 
 mod concurrency;
 mod example;
+mod hardening;
 mod hostile;
 mod lifecycle;
 mod model;

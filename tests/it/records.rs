@@ -134,12 +134,19 @@ fn every_validation_rule_names_its_field() {
             field,
             &format!("ParameterError, invalid value [] for field [{field}]: must not be empty"),
         );
-        for bad in ["a b", "a\tb", "a\u{7}b", "ab\n"] {
+        // Messages escape control characters, so a value cannot forge a
+        // log line.
+        for (bad, shown) in [
+            ("a b", "a b"),
+            ("a\tb", "a\\tb"),
+            ("a\u{7}b", "a\\u{7}b"),
+            ("ab\n", "ab\\n"),
+        ] {
             refused(
                 set(bad),
                 field,
                 &format!(
-                    "ParameterError, invalid value [{bad}] for field [{field}]: \
+                    "ParameterError, invalid value [{shown}] for field [{field}]: \
                      must not contain whitespace or control characters"
                 ),
             );
@@ -198,11 +205,12 @@ fn resource_ids_are_separated_by_one_space() {
     for bad in [" cl-1", "cl-1 ", "cl-1  cl-2", "cl-1\tcl-2"] {
         let mut job = job("j-1", "a", "u", 0);
         job.resource_ids = bad.into();
+        let shown = bad.replace('\t', "\\t");
         refused(
             job,
             "resource_ids",
             &format!(
-                "ParameterError, invalid value [{bad}] for field [resource_ids]: \
+                "ParameterError, invalid value [{shown}] for field [resource_ids]: \
                  must be resource ids separated by one space"
             ),
         );

@@ -124,7 +124,7 @@ fn request_decoding_lists_and_ignored_parameters() {
         ),
         (
             "action=DescribeClusterJobs&app=a&zone=pek3a&signature=x%2By&time_stamp=2018&req_id=1\
-             &access_key_id=K&jobsfoo=1&offset.1=9&verbose=0",
+             &access_key_id=K&jobsfoo=1&zone.1=9&verbose=0&note=%FF",
             Query::new("a"),
         ),
         (

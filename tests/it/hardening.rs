@@ -1,0 +1,240 @@
+//! Regression tests for the holes a hostile review found: each fails on
+//! the code before its fix.
+
+use joblog::chrono::{DateTime, Duration, Utc};
+use joblog::{Caller, ErrorKind, Job, JobStore, MAX_RESOURCES, Status};
+
+use crate::{at, dump, job};
+
+fn ids(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("cl-{i}")).collect()
+}
+
+#[test]
+fn a_job_involves_at_most_max_resources_ids() {
+    let mut store = JobStore::new();
+    // At the limit: half the ids as words, all of them listed again, so
+    // the duplicates count once.
+    let mut full = job("j-full", "app-1", "usr-1", 0);
+    let all = ids(MAX_RESOURCES);
+    full.resource_ids = all[..MAX_RESOURCES / 2].join(" ");
+    full.resources.insert("clusters".into(), all.clone());
+    store.insert(full.clone()).unwrap();
+    assert_eq!(store.get("j-full").unwrap().to_job(), full);
+    let page = store
+        .describe_request(
+            &Caller::user("usr-1"),
+            &format!("app=app-1&cluster=cl-{}", MAX_RESOURCES - 1),
+        )
+        .unwrap();
+    assert_eq!(page.total_count(), 1);
+    store.check_invariants().unwrap();
+
+    let before = dump(&store);
+    let mut over = job("j-over", "app-1", "usr-1", 1);
+    over.resources
+        .insert("clusters".into(), ids(MAX_RESOURCES + 1));
+    let err = store.insert(over).unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::InvalidField {
+            field: "resources",
+            ..
+        }
+    ));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "ParameterError, invalid value […] for field [resources]: a job may involve at most \
+             {MAX_RESOURCES} resource ids (resource_ids and resources together), not {}",
+            MAX_RESOURCES + 1
+        )
+    );
+    let mut words = job("j-words", "app-1", "usr-1", 1);
+    words.resource_ids = ids(MAX_RESOURCES + 1).join(" ");
+    let err = store.insert(words).unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::InvalidField {
+            field: "resource_ids",
+            ..
+        }
+    ));
+    assert_eq!(dump(&store), before);
+}
+
+#[test]
+fn many_repeats_of_one_resource_count_once() {
+    let mut store = JobStore::new();
+    let mut repeated = job("j-1", "app-1", "usr-1", 0);
+    repeated
+        .resources
+        .insert("clusters".into(), vec!["cl-1".to_owned(); 100_000]);
+    repeated.resource_ids = vec!["cl-1"; 10_000].join(" ");
+    assert_eq!(repeated.involved_resources(), ["cl-1"]);
+    store.insert(repeated).unwrap();
+    store.check_invariants().unwrap();
+}
+
+/// The first and the last instant a 64-bit nanosecond count holds.
+fn ends() -> (DateTime<Utc>, DateTime<Utc>) {
+    (
+        DateTime::from_timestamp_nanos(i64::MIN),
+        DateTime::from_timestamp_nanos(i64::MAX),
+    )
+}
+
+fn finished_at(id: &str, time: DateTime<Utc>) -> Job {
+    Job::new(id, "app-1", "usr-1", "RunJob", Status::Successful, time)
+}
+
+#[test]
+fn prune_reaches_both_ends_of_the_time_range() {
+    let (first, last) = ends();
+    let mut store = JobStore::new();
+    store.insert(finished_at("j-first", first)).unwrap();
+    store.insert(finished_at("j-last", last)).unwrap();
+    // A cut-off at the first instant drops nothing (strictly before), one
+    // a nanosecond later drops the first job.
+    assert_eq!(store.prune_finished(first), 0);
+    assert_eq!(store.prune_finished(first + Duration::nanoseconds(1)), 1);
+    assert!(store.get("j-first").is_none());
+    // The last instant: a cut-off at it keeps the job, one past the range
+    // of stored times drops it.
+    assert_eq!(store.prune_finished(last), 0);
+    let far = "3000-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    assert_eq!(store.prune_finished(far), 1);
+    assert!(store.is_empty());
+    store.check_invariants().unwrap();
+    // A cut-off before the range drops nothing.
+    store.insert(finished_at("j-first", first)).unwrap();
+    let ancient = "1000-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    assert_eq!(store.prune_finished(ancient), 0);
+}
+
+fn two_owners() -> JobStore {
+    let mut store = JobStore::new();
+    store.insert(job("j-ann", "app-1", "usr-ann", 0)).unwrap();
+    store.insert(job("j-bob", "app-1", "usr-bob", 1)).unwrap();
+    store
+}
+
+#[test]
+fn a_scalar_with_a_list_suffix_is_refused_not_ignored() {
+    let store = two_owners();
+    let admin = Caller::admin("root");
+    // Ignored, `owner.1` would have widened the answer to every owner.
+    for (sent, name, value) in [
+        ("owner.1", "owner", "usr-ann"),
+        ("cluster.2", "cluster", "cl-1"),
+        ("job_action.1", "job_action", "RunJob"),
+        ("limit.1", "limit", "1"),
+        ("app.1", "app", "app-1"),
+    ] {
+        let request = format!("app=app-1&{sent}={value}");
+        assert_eq!(
+            store.describe_json(&admin, &request),
+            format!(
+                r#"{{"ret_code":1100,"message":"ParameterError, invalid value [{value}] for parameter [{sent}]: {name} takes one value: send it as {name}, without a list suffix"}}"#
+            ),
+            "{request}"
+        );
+    }
+}
+
+#[test]
+fn a_known_value_that_is_not_utf8_is_refused() {
+    let mut store = two_owners();
+    // A stored id that is exactly what a lossy decoding would produce.
+    store
+        .insert(job("j-\u{FFFD}", "app-1", "usr-ann", 2))
+        .unwrap();
+    let ann = Caller::user("usr-ann");
+    assert_eq!(
+        store.describe_json(&ann, "app=app-1&jobs.1=j-%FF"),
+        r#"{"ret_code":1100,"message":"ParameterError, invalid value [j-�] for parameter [jobs.1]: must be UTF-8 once its %XX escapes are decoded"}"#
+    );
+    assert!(
+        store
+            .describe_json(&ann, "app=%C3%28")
+            .starts_with(r#"{"ret_code":1100,"#)
+    );
+    // Valid escapes still decode, and an unknown parameter is ignored
+    // whatever its bytes.
+    let page = store
+        .describe_request(&ann, "app=app-1&jobs.1=j-%EF%BF%BD&zone=%FF&%FF=1")
+        .unwrap();
+    assert_eq!(page.total_count(), 1);
+}
+
+#[test]
+fn quoted_values_cannot_forge_log_lines() {
+    let store = two_owners();
+    let ann = Caller::user("usr-ann");
+    let err = store
+        .describe_request(
+            &ann,
+            "app=app-1&jobs.1=j-1%0A2026-12-01+INFO+fake%1B[31m%E2%80%AE",
+        )
+        .unwrap_err();
+    let message = err.to_string();
+    assert_eq!(
+        message,
+        "ResourceNotFound, job [j-1\\n2026-12-01 INFO fake\\u{1b}[31m\\u{202e}] not found"
+    );
+    assert!(!message.contains(['\n', '\u{1b}', '\u{202e}']));
+    let json = store.describe_json(&ann, "app=app-1&jobs.1=j-1%0Ax");
+    assert_eq!(
+        json,
+        r#"{"ret_code":2100,"message":"ResourceNotFound, job [j-1\\nx] not found"}"#
+    );
+}
+
+#[test]
+fn ids_refuse_invisible_and_bidi_characters() {
+    let mut store = JobStore::new();
+    for (id, shown) in [
+        ("j-\u{200B}1", "j-\\u{200b}1"),
+        ("j-\u{202E}1", "j-\\u{202e}1"),
+    ] {
+        let err = store.insert(job(id, "app-1", "usr-1", 0)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "ParameterError, invalid value [{shown}] for field [job_id]: \
+                 must not contain invisible or bidirectional-control characters"
+            )
+        );
+    }
+    for field in ["app", "owner", "job_action"] {
+        let mut bad = job("j-1", "app-1", "usr-1", 0);
+        match field {
+            "app" => bad.app = "app-\u{2066}1".into(),
+            "owner" => bad.owner = "usr\u{FEFF}1".into(),
+            _ => bad.job_action = "Run\u{00AD}Job".into(),
+        }
+        let err = store.insert(bad).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::InvalidField { field: f, .. } if *f == field));
+    }
+    assert!(store.is_empty());
+}
+
+#[test]
+fn a_refused_duplicate_does_not_grow_the_id_table() {
+    let mut store = JobStore::new();
+    let mut n = 0;
+    // Fill the id table to the brim: one more distinct id would grow it.
+    while n == 0 || store.id_capacity() > store.len() {
+        store
+            .insert(job(&format!("j-{n}"), "app-1", "usr-1", n as i64))
+            .unwrap();
+        n += 1;
+    }
+    let capacity = store.id_capacity();
+    let before = dump(&store);
+    let err = store.insert(job("j-0", "app-1", "usr-1", 0)).unwrap_err();
+    assert_eq!(err.to_string(), "ParameterError, job [j-0] already exists");
+    assert_eq!(store.id_capacity(), capacity);
+    assert_eq!(dump(&store), before);
+    let _ = at(0);
+}
