@@ -104,6 +104,12 @@ fn load(path: &str) -> Result<JobStore, String> {
     for (number, line) in reader.lines().enumerate() {
         let at = format!("{path}:{}", number + 1);
         let line = line.map_err(|err| format!("{at}: {err}"))?;
+        if number == 0 && line.starts_with('\u{FEFF}') {
+            return Err(format!(
+                "{at}: the file starts with a UTF-8 byte order mark (BOM); \
+                 save it as UTF-8 without one"
+            ));
+        }
         if line.trim().is_empty() {
             continue;
         }

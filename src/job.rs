@@ -36,8 +36,7 @@ use crate::time::{format_timestamp, timestamp, to_nanos};
 /// ```
 ///
 /// [`JobStore::insert`]: crate::JobStore::insert
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(from = "RawJob")]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Job {
     /// The job's current status.
     pub status: Status,
@@ -90,6 +89,29 @@ struct RawJob {
     resources: IndexMap<String, Vec<String>>,
     #[serde(default)]
     extras: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A record is read only from a map (a JSON object): serde's derive would
+/// also take the fields by position from an array, which no client means.
+impl<'de> Deserialize<'de> for Job {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Job, D::Error> {
+        struct Record;
+
+        impl<'de> serde::de::Visitor<'de> for Record {
+            type Value = Job;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a job record (a JSON object)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Job, A::Error> {
+                RawJob::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Job::from)
+            }
+        }
+
+        deserializer.deserialize_map(Record)
+    }
 }
 
 impl From<RawJob> for Job {
@@ -160,7 +182,8 @@ impl Job {
     ///   whitespace or control characters; so does every id in `resources`;
     /// - `resource_ids` is empty or ids separated by exactly one space;
     /// - `status_time` is not before `create_time`, and both lie in the
-    ///   supported range (years 1678 to 2261, the range of a 64-bit
+    ///   supported range (1677-09-21T00:12:43.145224192Z to
+    ///   2262-04-11T23:47:16.854775807Z, the range of a 64-bit
     ///   nanosecond count, which keeps index keys small);
     /// - `error_codes` is empty unless the status is `failed`;
     /// - `extras` nests at most [`MAX_EXTRAS_DEPTH`] levels of arrays and
@@ -427,7 +450,8 @@ pub(crate) fn nanos(field: &'static str, time: DateTime<Utc>) -> Result<i64, Err
         invalid_field(
             field,
             &format_timestamp(time),
-            "must lie between the years 1678 and 2261",
+            "must lie between 1677-09-21T00:12:43.145224192Z and \
+             2262-04-11T23:47:16.854775807Z",
         )
     })
 }

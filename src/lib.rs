@@ -143,8 +143,9 @@
 //!
 //! # Decisions the API page leaves open
 //!
-//! - Timestamps must lie between the years 1678 and 2261 (a 64-bit
-//!   nanosecond count keeps index keys small); others are refused.
+//! - Timestamps must lie between 1677-09-21T00:12:43.145224192Z and
+//!   2262-04-11T23:47:16.854775807Z, the range of a 64-bit nanosecond
+//!   count (which keeps index keys small); others are refused.
 //! - `resource_ids` must be empty or ids separated by exactly one space,
 //!   and ids in `resources` follow the rules of job ids, so the `cluster`
 //!   filter can find every resource.
@@ -156,9 +157,12 @@
 //!   job is in a state that cannot change that way), an unknown id 2100, a
 //!   full store 2500.
 //! - A repeated `fail` keeps the first `error_codes`.
-//! - A leap second (`…:59:60`) is kept as the second after it, since the
-//!   store counts nanoseconds since the epoch; [`parse_timestamp`] reads it
-//!   that way, so a parsed record reads back unchanged.
+//! - A leap second is accepted only as `23:59:60` UTC and kept as the
+//!   second after it, since the store counts nanoseconds since the epoch;
+//!   [`parse_timestamp`] reads it that way, so a parsed record reads back
+//!   unchanged. A second 60 anywhere else is refused.
+//! - A job record must be a JSON object; the positional (array) form serde
+//!   would otherwise accept is refused.
 //! - `extras` nests at most [`MAX_EXTRAS_DEPTH`] levels, far from where
 //!   writing or dropping it could exhaust a stack.
 
@@ -178,7 +182,7 @@ pub use crate::job::{Job, MAX_EXTRAS_DEPTH, MAX_LONG_FIELD, MAX_RESOURCES, MAX_S
 pub use crate::query::{Caller, Order, ParseSortKeyError, Query, QueryBuilder, SortKey};
 pub use crate::status::{ParseStatusError, Status};
 pub use crate::store::{JobRef, JobStore, Page};
-pub use crate::time::{format_timestamp, parse_timestamp, timestamp};
+pub use crate::time::{ParseTimestampError, format_timestamp, parse_timestamp, timestamp};
 pub use crate::wire::{ErrorResponse, JobElement, Response};
 
 /// The date and time crate of the public API ([`Job`]'s times, the

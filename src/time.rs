@@ -64,31 +64,64 @@ impl serde::Serialize for Stamp {
 }
 
 /// Reads an RFC 3339 / ISO 8601 timestamp in any offset into UTC, keeping
-/// its full precision. A leap second (`23:59:60`) is read as the second
-/// after it (`00:00:00`), as the count of seconds since the epoch has it.
+/// its full precision. A leap second is accepted only where one can be,
+/// at `23:59:60` UTC, and read as the second after it (`00:00:00`), as the
+/// count of seconds since the epoch has it.
 ///
 /// # Errors
 ///
-/// The chrono parse error when `text` is not RFC 3339.
+/// [`ParseTimestampError`] when `text` is not RFC 3339, or has a second 60
+/// anywhere but 23:59 UTC.
 ///
 /// ```
 /// let at = joblog::parse_timestamp("2018-03-04T13:37:58.520+08:00")?;
 /// assert_eq!(at.timestamp_subsec_millis(), 520);
 /// assert_eq!(joblog::format_timestamp(at), "2018-03-04T05:37:58Z");
+/// let leap = joblog::parse_timestamp("2016-12-31T23:59:60Z")?;
+/// assert_eq!(joblog::format_timestamp(leap), "2017-01-01T00:00:00Z");
+/// let err = joblog::parse_timestamp("2018-03-04T05:37:60Z").unwrap_err();
+/// assert_eq!(err.to_string(), "a leap second (:60) can only be 23:59:60 UTC");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
-    let time = DateTime::parse_from_rfc3339(text)?.to_utc();
-    // A leap second (`…:59:60`) is kept as the second after it: the store
-    // counts nanoseconds since the epoch, where there is no second 60.
-    let nanos = time.timestamp_subsec_nanos();
-    // RFC 3339 years end at 9999, far inside chrono's range, so the second
-    // after is always representable and the `unwrap_or` is never taken.
-    Ok(match nanos.checked_sub(1_000_000_000) {
-        Some(rest) => DateTime::from_timestamp(time.timestamp() + 1, rest).unwrap_or(time),
-        None => time,
-    })
+pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, ParseTimestampError> {
+    let time = DateTime::parse_from_rfc3339(text)
+        .map_err(ParseTimestampError::Format)?
+        .to_utc();
+    let Some(rest) = time.timestamp_subsec_nanos().checked_sub(1_000_000_000) else {
+        return Ok(time);
+    };
+    if (time.hour(), time.minute()) != (23, 59) {
+        return Err(ParseTimestampError::MisplacedLeapSecond);
+    }
+    // Kept as the second after it: the store counts nanoseconds since the
+    // epoch, where there is no second 60. RFC 3339 years end at 9999, far
+    // inside chrono's range, so that second always exists.
+    DateTime::from_timestamp(time.timestamp() + 1, rest)
+        .ok_or(ParseTimestampError::MisplacedLeapSecond)
 }
+
+/// Why a timestamp does not parse ([`parse_timestamp`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseTimestampError {
+    /// Not RFC 3339: chrono's reason.
+    Format(chrono::ParseError),
+    /// A second 60 anywhere but 23:59 UTC, where no leap second can be.
+    MisplacedLeapSecond,
+}
+
+impl fmt::Display for ParseTimestampError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseTimestampError::Format(err) => write!(f, "{err}"),
+            ParseTimestampError::MisplacedLeapSecond => {
+                f.write_str("a leap second (:60) can only be 23:59:60 UTC")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ParseTimestampError {}
 
 /// Serde for timestamps in the API's wire form, for `#[serde(with = …)]`:
 /// written `YYYY-MM-DDThh:mm:ssZ` ([`format_timestamp`]), read as RFC 3339

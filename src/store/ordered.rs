@@ -566,7 +566,11 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+        // PROPTEST_CASES, when set, wins over this property's own 64.
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(64),
+            ..Default::default()
+        })]
 
         /// Random inserts (mostly near the end, some anywhere), removals
         /// and status changes across many chunks, against a sorted map.

@@ -170,6 +170,16 @@ fn a_bad_jobs_file_names_file_and_line_and_exits_2() {
         text(&out.stderr),
         "describe: -:4: ParameterError, job [j-1] already exists\n"
     );
+    let out = run(
+        &["--jobs", "-", "app=app-1"],
+        Some(&format!("\u{FEFF}{RECORDS}")),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "describe: -:1: the file starts with a UTF-8 byte order mark (BOM); \
+         save it as UTF-8 without one\n"
+    );
     let out = run(&["--jobs", "/nonexistent/jobs.jsonl", "app=app-1"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).starts_with("describe: /nonexistent/jobs.jsonl: "));

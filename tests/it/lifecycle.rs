@@ -94,7 +94,7 @@ fn a_change_outside_the_supported_years_is_refused() {
     assert_eq!(
         err.to_string(),
         "ParameterError, invalid value [2262-04-12T00:00:00Z] for field [status_time]: \
-         must lie between the years 1678 and 2261"
+         must lie between 1677-09-21T00:12:43.145224192Z and 2262-04-11T23:47:16.854775807Z"
     );
     assert_eq!(store.get("j-1").unwrap().status(), Status::Pending);
 }

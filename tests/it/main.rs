@@ -16,6 +16,15 @@ mod wire;
 use joblog::chrono::{DateTime, Duration, Utc};
 use joblog::{Job, Status};
 
+/// How many cases a property runs: `PROPTEST_CASES` when it is set (as
+/// proptest's own default does), else the property's own `default`.
+pub fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A fixed origin for test times.
 pub fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2018-03-04T05:37:58Z")

@@ -175,7 +175,7 @@ fn times_outside_the_supported_years_are_refused() {
         job,
         "create_time",
         "ParameterError, invalid value [2300-01-01T00:00:00Z] for field [create_time]: \
-         must lie between the years 1678 and 2261",
+         must lie between 1677-09-21T00:12:43.145224192Z and 2262-04-11T23:47:16.854775807Z",
     );
 }
 
@@ -287,12 +287,78 @@ fn a_leap_second_reads_as_the_next_second() {
     let at = parse_timestamp("2016-12-31T23:59:60.5Z").unwrap();
     assert_eq!(at, parse_timestamp("2017-01-01T00:00:00.5Z").unwrap());
     let record = r#"{"job_id":"j-1","app":"a","owner":"u","job_action":"X","status":"successful",
-        "create_time":"2015-03-04T05:37:60Z","status_time":"2015-03-04T13:37:60+08:00"}"#;
+        "create_time":"2015-06-30T23:59:60Z","status_time":"2015-07-01T07:59:60+08:00"}"#;
     let job: Job = serde_json::from_str(record).unwrap();
     let mut store = JobStore::new();
     store.insert(job.clone()).unwrap();
     assert_eq!(store.get("j-1").unwrap().to_job(), job);
-    assert_eq!(format_timestamp(job.create_time), "2015-03-04T05:38:00Z");
+    assert_eq!(format_timestamp(job.create_time), "2015-07-01T00:00:00Z");
+}
+
+/// A second 60 can only be 23:59:60 UTC; anywhere else it is refused.
+#[test]
+fn a_misplaced_leap_second_is_refused() {
+    for text in ["2015-03-04T05:37:60Z", "2015-06-30T23:59:60+08:00"] {
+        let err = parse_timestamp(text).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a leap second (:60) can only be 23:59:60 UTC"
+        );
+    }
+    let record = r#"{"job_id":"j-1","app":"a","owner":"u","job_action":"X","status":"successful",
+        "create_time":"2015-03-04T05:37:60Z"}"#;
+    let err = serde_json::from_str::<Job>(record).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "invalid timestamp \"2015-03-04T05:37:60Z\": a leap second (:60) can only be \
+             23:59:60 UTC (expected RFC 3339"
+        ),
+        "{err}"
+    );
+}
+
+/// The positional form serde's derive would take is no job record.
+#[test]
+fn a_record_must_be_an_object() {
+    let array = r#"["successful","j-1","a","","X","2018-03-04T05:37:58Z","u",
+        "2018-03-04T05:37:58Z","","",{},{}]"#;
+    let err = serde_json::from_str::<Job>(array).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid type: sequence, expected a job record (a JSON object) at line 1 column 0"
+    );
+}
+
+/// The documented time range is exactly what is accepted.
+#[test]
+fn the_time_range_ends_where_the_docs_say() {
+    for (inside, outside) in [
+        (
+            "1677-09-21T00:12:43.145224192Z",
+            "1677-09-21T00:12:43.145224191Z",
+        ),
+        (
+            "2262-04-11T23:47:16.854775807Z",
+            "2262-04-11T23:47:16.854775808Z",
+        ),
+    ] {
+        let mut store = JobStore::new();
+        let mut ok = job("j-in", "a", "u", 0);
+        ok.create_time = parse_timestamp(inside).unwrap();
+        ok.status_time = ok.create_time;
+        store.insert(ok).unwrap();
+        let mut bad = job("j-out", "a", "u", 0);
+        bad.create_time = parse_timestamp(outside).unwrap();
+        bad.status_time = bad.create_time;
+        let err = store.insert(bad).unwrap_err();
+        assert!(matches!(
+            err.kind(),
+            ErrorKind::InvalidField {
+                field: "create_time",
+                ..
+            }
+        ));
+    }
 }
 
 proptest::proptest! {

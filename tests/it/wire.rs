@@ -418,20 +418,24 @@ proptest! {
         id in "[a-z0-9-]{1,12}",
         extras in prop::collection::vec(("[a-z]{1,6}", any::<i32>()), 0..5),
         directive in any::<String>(),
-        millis in 0i64..10_000_000_000,
+        seconds in 0i64..10_000_000_000,
+        delay in 0i64..100_000,
+        millis in 0u32..1000,
     ) {
-        let at = chrono::DateTime::from_timestamp_millis(millis).unwrap();
+        let at = chrono::DateTime::from_timestamp(seconds, 0).unwrap();
         let mut job = Job::new(id, "app-1", "usr-1", "RunJob", Status::Working, at);
+        job.status_time = at + chrono::Duration::seconds(delay);
         job.directive = directive;
         for (key, value) in extras {
             job.extras.insert(key, value.into());
         }
         let json = serde_json::to_string(&job).unwrap();
-        let mut back: Job = serde_json::from_str(&json).unwrap();
-        // Times are written in whole seconds.
-        prop_assert_eq!(back.create_time.timestamp(), at.timestamp());
-        back.create_time = at;
-        back.status_time = at;
-        prop_assert_eq!(back, job);
+        prop_assert_eq!(serde_json::from_str::<Job>(&json).unwrap(), job.clone());
+        // Times are written in whole seconds: a fraction does not survive.
+        job.create_time = at + chrono::Duration::milliseconds(i64::from(millis));
+        job.status_time = job.create_time;
+        let back: Job = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
+        prop_assert_eq!(back.create_time, at);
+        prop_assert_eq!(back.status_time, at);
     }
 }
