@@ -1,6 +1,6 @@
 //! The one error type of the crate, with the API's `ret_code`.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use chrono::{DateTime, Utc};
 
@@ -187,7 +187,7 @@ impl fmt::Display for Shown<'_> {
             if c.is_control() || is_invisible(c) {
                 write!(f, "{}", c.escape_default())?;
             } else {
-                f.write_fmt(format_args!("{c}"))?;
+                f.write_char(c)?;
             }
         }
         if cut {
