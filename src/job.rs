@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chars::{is_blank, is_invisible};
 use crate::error::{Error, ErrorKind};
+use crate::extras::Extras;
 use crate::status::Status;
 use crate::time::{format_timestamp, timestamp, to_nanos};
 
@@ -62,8 +63,8 @@ pub struct Job {
     pub resource_ids: String,
     /// Resource ids by kind, e.g. `{"clusters":["cl-xi3aoihf"]}`; key order kept.
     pub resources: IndexMap<String, Vec<String>>,
-    /// A free-form JSON object; key order kept.
-    pub extras: serde_json::Map<String, serde_json::Value>,
+    /// A free-form JSON object, kept as written.
+    pub extras: Extras,
 }
 
 /// The ingest form as it arrives, before the defaults are filled in.
@@ -85,11 +86,48 @@ struct RawJob {
     error_codes: String,
     #[serde(default)]
     resource_ids: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     resources: IndexMap<String, Vec<String>>,
     #[serde(default)]
-    extras: serde_json::Map<String, serde_json::Value>,
+    extras: Extras,
 }
+
+/// `resources` as written, refusing a kind named twice (a map would keep
+/// the last silently).
+fn unique_keys<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<IndexMap<String, Vec<String>>, D::Error> {
+    struct Kinds;
+
+    impl<'de> serde::de::Visitor<'de> for Kinds {
+        type Value = IndexMap<String, Vec<String>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("resource ids by kind (a JSON object of string lists)")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut kinds = IndexMap::new();
+            while let Some(kind) = map.next_key::<String>()? {
+                if kinds.contains_key(&kind) {
+                    let err = invalid_field("resources", &kind, DUPLICATE_KEY);
+                    return Err(serde::de::Error::custom(err));
+                }
+                let ids = map.next_value()?;
+                kinds.insert(kind, ids);
+            }
+            Ok(kinds)
+        }
+    }
+
+    deserializer.deserialize_map(Kinds)
+}
+
+/// Why a JSON object that names a key twice is refused.
+pub(crate) const DUPLICATE_KEY: &str = "the key appears twice in one object";
 
 /// A record is read only from a map (a JSON object): serde's derive would
 /// also take the fields by position from an array, which no client means.
@@ -172,7 +210,7 @@ impl Job {
             error_codes: String::new(),
             resource_ids: String::new(),
             resources: IndexMap::new(),
-            extras: serde_json::Map::new(),
+            extras: Extras::new(),
         }
     }
 
@@ -186,8 +224,6 @@ impl Job {
     ///   2262-04-11T23:47:16.854775807Z, the range of a 64-bit
     ///   nanosecond count, which keeps index keys small);
     /// - `error_codes` is empty unless the status is `failed`;
-    /// - `extras` nests at most [`MAX_EXTRAS_DEPTH`] levels of arrays and
-    ///   objects;
     /// - it involves at most [`MAX_RESOURCES`] distinct resource ids;
     /// - `job_id`, `error_codes` and `resource_ids` are at most
     ///   [`MAX_SHORT_FIELD`] bytes long, `directive` at most
@@ -278,22 +314,13 @@ impl Job {
                 ),
             ));
         }
-        if nesting(&self.extras) > MAX_EXTRAS_DEPTH {
-            return Err(invalid_field(
-                "extras",
-                "…",
-                &format!("must not nest deeper than {MAX_EXTRAS_DEPTH} levels"),
-            ));
-        }
         let resources = to_json("resources", &self.resources)?;
         let resources_len = long("resources", resources.len())?;
-        let extras = to_json("extras", &self.extras)?;
         Ok(CheckedJob {
             job: self,
             create_time,
             status_time,
             resources,
-            extras,
             lens: FieldLens {
                 job_id: job_id_len,
                 directive: directive_len,
@@ -343,8 +370,6 @@ pub(crate) struct CheckedJob<'a> {
     pub(crate) status_time: i64,
     /// `resources` as compact JSON, key order kept.
     pub(crate) resources: String,
-    /// `extras` as compact JSON, key order kept.
-    pub(crate) extras: String,
     pub(crate) lens: FieldLens,
 }
 
@@ -384,30 +409,6 @@ fn too_long(field: &'static str, max: usize) -> Error {
         value: "…".to_owned(),
         reason: format!("must be at most {max} bytes long"),
     })
-}
-
-/// How deep `extras` may nest: deep enough for any real document, and far
-/// from the depth where writing or dropping it would exhaust a stack.
-pub const MAX_EXTRAS_DEPTH: usize = 64;
-
-/// How deeply an object nests (the object itself is level 1), counted
-/// without recursion so any depth is safe to measure.
-fn nesting(object: &serde_json::Map<String, serde_json::Value>) -> usize {
-    let mut deepest = 1;
-    let mut pending: Vec<(&serde_json::Value, usize)> = object.values().map(|v| (v, 2)).collect();
-    while let Some((value, depth)) = pending.pop() {
-        let children: Box<dyn Iterator<Item = &serde_json::Value>> = match value {
-            serde_json::Value::Array(items) => Box::new(items.iter()),
-            serde_json::Value::Object(map) => Box::new(map.values()),
-            _ => continue,
-        };
-        deepest = deepest.max(depth);
-        if deepest > MAX_EXTRAS_DEPTH {
-            break;
-        }
-        pending.extend(children.map(|child| (child, depth + 1)));
-    }
-    deepest
 }
 
 fn check_id(field: &'static str, value: &str) -> Result<(), Error> {

@@ -56,7 +56,8 @@
 //! `time.rs` the wire time format ([`parse_timestamp`],
 //! [`format_timestamp`], the serde helpers in [`timestamp`]) and times as
 //! index keys (nanoseconds since the epoch);
-//! `error.rs` the one [`Error`] and its [`ErrorKind`]; `job.rs` the
+//! `error.rs` the one [`Error`] and its [`ErrorKind`]; `extras.rs` a
+//! job's free-form JSON object kept as written ([`Extras`]); `job.rs` the
 //! record a control plane inserts ([`Job`]) and its rules
 //! ([`Job::validate`]); `query.rs` who asks ([`Caller`]) and what
 //! ([`Query`], built by [`QueryBuilder`], ordered by [`SortKey`] and
@@ -163,13 +164,17 @@
 //!   unchanged. A second 60 anywhere else is refused.
 //! - A job record must be a JSON object; the positional (array) form serde
 //!   would otherwise accept is refused.
-//! - `extras` nests at most [`MAX_EXTRAS_DEPTH`] levels, far from where
-//!   writing or dropping it could exhaust a stack.
+//! - `extras` is kept as the JSON text it was written in ([`Extras`]):
+//!   numbers and key order read back exactly; it nests at most
+//!   [`MAX_EXTRAS_DEPTH`] levels. A key named twice in one object of
+//!   `extras`, or a kind named twice in `resources`, is refused (1100,
+//!   quoting the key) rather than resolved by keeping one.
 
 #![forbid(unsafe_code)]
 
 mod chars;
 mod error;
+mod extras;
 mod job;
 mod query;
 mod status;
@@ -178,7 +183,8 @@ mod time;
 mod wire;
 
 pub use crate::error::{Error, ErrorKind};
-pub use crate::job::{Job, MAX_EXTRAS_DEPTH, MAX_LONG_FIELD, MAX_RESOURCES, MAX_SHORT_FIELD};
+pub use crate::extras::{Extras, MAX_EXTRAS_DEPTH};
+pub use crate::job::{Job, MAX_LONG_FIELD, MAX_RESOURCES, MAX_SHORT_FIELD};
 pub use crate::query::{Caller, Order, ParseSortKeyError, Query, QueryBuilder, SortKey};
 pub use crate::status::{ParseStatusError, Status};
 pub use crate::store::{JobRef, JobStore, Page};

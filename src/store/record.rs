@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 
 use crate::error::Error;
+use crate::extras::Extras;
 use crate::job::{CheckedJob, FieldLens, Job, involved_resources, short_len};
 use crate::status::Status;
 use crate::time::from_nanos;
@@ -114,7 +115,7 @@ impl Record {
             &job.error_codes,
             &job.resource_ids,
             &checked.resources,
-            &checked.extras,
+            job.extras.as_str(),
         ];
         Record {
             create_time: checked.create_time,
@@ -309,10 +310,10 @@ impl<'a> JobRef<'a> {
         reparse(self.resources_json())
     }
 
-    /// `extras` as a JSON object: parsed from its JSON on every call, so
-    /// it allocates; [`JobRef::extras_json`] is the cheap read.
-    pub fn to_extras(&self) -> serde_json::Map<String, serde_json::Value> {
-        reparse(self.extras_json())
+    /// `extras`, an owned copy of its text; [`JobRef::extras_json`] is the
+    /// cheap read.
+    pub fn to_extras(&self) -> Extras {
+        Extras::trusted(self.extras_json())
     }
 
     /// An owned copy of the job.
@@ -364,12 +365,8 @@ impl PartialEq for JobRef<'_> {
 
 /// Reads back JSON the store wrote from a value of the same type.
 ///
-/// serde_json writes `resources` (string lists) and `extras` (a JSON object
-/// at most [`MAX_EXTRAS_DEPTH`] deep, well within the reader's recursion
-/// limit) in a form it reads back, so a failure here is a bug in this
-/// crate, never a consequence of input.
-///
-/// [`MAX_EXTRAS_DEPTH`]: crate::MAX_EXTRAS_DEPTH
+/// serde_json writes `resources` (string lists) in a form it reads back,
+/// so a failure here is a bug in this crate, never a consequence of input.
 fn reparse<T: serde::de::DeserializeOwned>(json: &str) -> T {
     match serde_json::from_str(json) {
         Ok(value) => value,

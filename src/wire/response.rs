@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize, Serializer, ser::Error as _, ser::SerializeS
 use serde_json::value::RawValue;
 
 use crate::error::Error;
+use crate::extras::raw_json;
 use crate::status::Status;
 use crate::store::{JobRef, Page};
 use crate::time::{Stamp, timestamp};
@@ -21,7 +22,7 @@ pub(crate) const RESPONSE_ACTION: &str = "DescribeClusterJobsResponse";
 impl Serialize for JobRef<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let raw = |json| {
-            serde_json::from_str::<&RawValue>(json).map_err(|err| {
+            raw_json(json).map_err(|err| {
                 S::Error::custom(format_args!("stored JSON of job {}: {err}", self.job_id()))
             })
         };

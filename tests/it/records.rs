@@ -1,6 +1,6 @@
 //! The job record: serde, timestamps, validation, insert.
 
-use joblog::{ErrorKind, Job, JobStore, Status, format_timestamp, parse_timestamp};
+use joblog::{Caller, ErrorKind, Job, JobStore, Status, format_timestamp, parse_timestamp};
 
 use crate::{at, dump, job};
 
@@ -376,24 +376,104 @@ proptest::proptest! {
     }
 }
 
-/// Found by the `record` fuzz target: a number in `extras` that JSON
-/// parsing rounded imprecisely read back as a different number once
-/// stored. serde_json's `float_roundtrip` parses exactly.
-#[test]
-fn numbers_in_extras_read_back_exactly() {
-    let record = format!(
+/// A record with these `resources` and `extras` (JSON text).
+fn record_with(resources: &str, extras: &str) -> String {
+    format!(
         r#"{{"job_id":"j-1","app":"a","owner":"u","job_action":"X","status":"pending",
-            "create_time":"2015-03-04T05:37:58Z","extras":{{"a":[19{},2.5,0.1,1e-300]}}}}"#,
+            "create_time":"2015-03-04T05:37:58Z","resources":{resources},"extras":{extras}}}"#
+    )
+}
+
+/// `extras` is kept as written: numbers are not rounded or rewritten (the
+/// `record` fuzz target once found `19` and 114 zeros coming back as
+/// `1.9e+115`), keys keep their order, and only whitespace goes.
+#[test]
+fn extras_read_back_exactly_as_written() {
+    let written = format!(
+        r#"{{"z": [19{}, 2.5, 0.1, 1e-300, 1E2, -0.0],
+            "big": 18446744073709551616, "a": {{"y": "\u00e9 \" ", "x": null}}}}"#,
         "0".repeat(114)
     );
-    let job: Job = serde_json::from_str(&record).unwrap();
+    let compact = format!(
+        r#"{{"z":[19{},2.5,0.1,1e-300,1E2,-0.0],"big":18446744073709551616,"a":{{"y":"\u00e9 \" ","x":null}}}}"#,
+        "0".repeat(114)
+    );
+    let job: Job =
+        serde_json::from_str(&record_with(r#"{"b":["cl-2"],"a":["cl-1"]}"#, &written)).unwrap();
+    assert_eq!(job.extras.as_str(), compact);
     let mut store = JobStore::new();
     store.insert(job.clone()).unwrap();
-    assert_eq!(store.get("j-1").unwrap().to_job(), job);
-    assert_eq!(
-        store.get("j-1").unwrap().extras_json(),
-        r#"{"a":[1.9e+115,2.5,0.1,1e-300]}"#
+    let stored = store.get("j-1").unwrap();
+    assert_eq!(stored.to_job(), job);
+    assert_eq!(stored.extras_json(), compact);
+    assert_eq!(stored.resources_json(), r#"{"b":["cl-2"],"a":["cl-1"]}"#);
+    // And on the wire, byte for byte.
+    let json = store.describe_json(&Caller::admin("root"), "app=a");
+    assert!(json.contains(&format!(r#""extras":{compact}}}"#)), "{json}");
+    assert!(
+        json.contains(r#""resources":{"b":["cl-2"],"a":["cl-1"]}"#),
+        "{json}"
     );
+}
+
+/// A key named twice is refused, naming the key, in `extras` at any depth
+/// and in `resources`; a map would silently keep the last one.
+#[test]
+fn duplicate_keys_are_refused_naming_the_key() {
+    for (resources, extras, field, key) in [
+        ("{}", r#"{"zone":"pek3","zone":"sh1"}"#, "extras", "zone"),
+        ("{}", r#"{"a":[{"k":1,"j":2,"k":3}]}"#, "extras", "k"),
+        ("{}", r#"{"a\u0062":1,"ab":2}"#, "extras", "ab"),
+        (
+            r#"{"clusters":["cl-1"],"clusters":["cl-2"]}"#,
+            "{}",
+            "resources",
+            "clusters",
+        ),
+    ] {
+        let err = serde_json::from_str::<Job>(&record_with(resources, extras)).unwrap_err();
+        let want = format!(
+            "invalid value [{key}] for field [{field}]: the key appears twice in one object"
+        );
+        assert!(err.to_string().contains(&want), "{err}");
+    }
+    let err = joblog::Extras::parse(r#"{"zone":1,"zone":2}"#).unwrap_err();
+    assert_eq!(err.ret_code(), 1100);
+    assert_eq!(
+        err.to_string(),
+        "ParameterError, invalid value [zone] for field [extras]: the key appears twice in one object"
+    );
+    // The same key in two different objects is fine.
+    assert!(joblog::Extras::parse(r#"{"a":{"k":1},"b":{"k":2}}"#).is_ok());
+}
+
+#[test]
+fn extras_must_be_one_json_object() {
+    for (text, reason) in [
+        ("[1]", "must be a JSON object"),
+        ("\"{}\"", "must be a JSON object"),
+        (
+            "{} {}",
+            "must be valid JSON: trailing characters at line 1 column 4",
+        ),
+        (
+            "{\"a\":}",
+            "must be valid JSON: expected value at line 1 column 6",
+        ),
+        (
+            "{\"a\":1e400}",
+            "must be valid JSON: number out of range at line 1 column 10",
+        ),
+    ] {
+        let err = joblog::Extras::parse(text).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("ParameterError, invalid value […] for field [extras]: {reason}"),
+            "{text}"
+        );
+    }
+    assert!(joblog::Extras::new().is_empty());
+    assert_eq!(joblog::Extras::default().as_str(), "{}");
 }
 
 #[test]
