@@ -15,8 +15,8 @@ pub(super) struct AppIndex {
     pub(super) all: Scope,
     /// The jobs of the app by owner.
     pub(super) owners: SymMap<Scope>,
-    /// Positions, ascending, by action.
-    pub(super) actions: SymMap<Vec<u32>>,
+    /// The jobs of the app by action.
+    pub(super) actions: SymMap<Scope>,
     /// Positions, ascending, by involved resource id.
     pub(super) resources: HashMap<Box<str>, Vec<u32>>,
 }
@@ -51,7 +51,12 @@ impl Scope {
             .insert(Entry::new(record.status_time, pos, status));
     }
 
-    pub(super) fn change_status(&mut self, pos: u32, record: &Record, status: Status, at: i64) {
+    /// How many jobs the scope holds.
+    pub(super) fn len(&self) -> usize {
+        self.by_create_time.len()
+    }
+
+    fn change_status(&mut self, pos: u32, record: &Record, status: Status, at: i64) {
         // Every stored job has an entry in both orders (the invariant
         // checker proves it); a miss would be a bug here, not bad input.
         let found = self
@@ -62,7 +67,7 @@ impl Scope {
         self.by_status_time.insert(Entry::new(at, pos, status));
     }
 
-    fn retain_map(&mut self, moved: &Moved) {
+    fn retain_map(&mut self, moved: &Renumbered) {
         let map = |entry: Entry| {
             let pos = moved.get(entry.pos())?;
             Some(Entry::new(entry.key().0, pos, entry.status()))
@@ -81,15 +86,32 @@ impl Scope {
     }
 }
 
-/// Where each job went when some were dropped: old position → new one.
-pub(super) struct Moved {
-    /// `None` for a dropped job.
+/// Where each job or name went when some were dropped: old number → new.
+pub(super) struct Renumbered {
+    /// `None` for a dropped one.
     pub(super) to: Vec<Option<u32>>,
 }
 
-impl Moved {
-    pub(super) fn get(&self, pos: u32) -> Option<u32> {
-        self.to.get(pos as usize).copied().flatten()
+impl Renumbered {
+    pub(super) fn get(&self, old: u32) -> Option<u32> {
+        self.to.get(old as usize).copied().flatten()
+    }
+
+    /// The entries of a map keyed by old numbers that are kept, under
+    /// their new numbers, each value passed through `keep` (which may drop
+    /// it too); the map comes out no larger than what it holds.
+    pub(super) fn rekey<V>(
+        &self,
+        map: &mut SymMap<V>,
+        mut keep: impl FnMut(&mut V) -> bool,
+    ) {
+        *map = map
+            .drain()
+            .filter_map(|(old, mut value)| {
+                let new = self.get(old)?;
+                keep(&mut value).then_some((new, value))
+            })
+            .collect();
     }
 }
 
@@ -100,7 +122,10 @@ impl AppIndex {
             .entry(record.owner)
             .or_default()
             .insert(pos, record);
-        self.actions.entry(record.action).or_default().push(pos);
+        self.actions
+            .entry(record.action)
+            .or_default()
+            .insert(pos, record);
         for &id in resources {
             match self.resources.get_mut(id) {
                 Some(positions) => positions.push(pos),
@@ -111,19 +136,39 @@ impl AppIndex {
         }
     }
 
-    /// Renumbers every index after a prune, dropping the keys left empty.
-    pub(super) fn retain_map(&mut self, moved: &Moved) {
+    /// Moves a job to `status` at `at` in every scope that holds it.
+    pub(super) fn change_status(&mut self, pos: u32, record: &Record, status: Status, at: i64) {
+        self.all.change_status(pos, record, status, at);
+        for scope in [
+            self.owners.get_mut(&record.owner),
+            self.actions.get_mut(&record.action),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            scope.change_status(pos, record, status, at);
+        }
+    }
+
+    /// Renumbers every index after a prune (positions by `moved`, owner
+    /// and action names by `names`), dropping the keys left empty, so
+    /// each index comes out no larger than what it holds.
+    pub(super) fn retain_map(&mut self, moved: &Renumbered, names: &Renumbered) {
         self.all.retain_map(moved);
-        self.owners.retain(|_, scope| {
+        let scope = |scope: &mut Scope| {
             scope.retain_map(moved);
             !scope.is_empty()
-        });
-        let renumber = |positions: &mut Vec<u32>| {
-            *positions = positions.iter().filter_map(|&pos| moved.get(pos)).collect();
-            !positions.is_empty()
         };
-        self.actions.retain(|_, positions| renumber(positions));
-        self.resources.retain(|_, positions| renumber(positions));
+        names.rekey(&mut self.owners, scope);
+        names.rekey(&mut self.actions, scope);
+        self.resources = std::mem::take(&mut self.resources)
+            .into_iter()
+            .filter_map(|(id, positions)| {
+                let positions: Vec<u32> =
+                    positions.iter().filter_map(|&pos| moved.get(pos)).collect();
+                (!positions.is_empty()).then_some((id, positions))
+            })
+            .collect();
     }
 
     /// Whether the job at `pos` involves resource `id`.

@@ -22,7 +22,7 @@ use crate::query::SortKey;
 use crate::status::{Status, StatusSet};
 use crate::time::{from_nanos, to_nanos};
 
-use self::index::{AppIndex, Moved};
+use self::index::{AppIndex, Renumbered};
 use self::ordered::MAX_POSITIONS;
 use self::record::{Interner, Record, SymMap};
 
@@ -319,10 +319,7 @@ impl JobStore {
             record.set_error_codes(error_codes)?;
         }
         if let Some(app) = self.apps.get_mut(&record.app) {
-            app.all.change_status(pos, record, status, at_key);
-            if let Some(scope) = app.owners.get_mut(&record.owner) {
-                scope.change_status(pos, record, status, at_key);
-            }
+            app.change_status(pos, record, status, at_key);
         }
         record.status = status;
         record.status_time = at_key;
@@ -377,7 +374,7 @@ impl JobStore {
             return 0;
         }
         let mut next = 0;
-        let moved = Moved {
+        let moved = Renumbered {
             to: keep
                 .iter()
                 .map(|&kept| {
@@ -400,10 +397,29 @@ impl JobStore {
             at += 1;
             keep[at - 1]
         });
-        for app in self.apps.values_mut() {
-            app.retain_map(&moved);
+        // The names the survivors use, renumbered; the others are forgotten.
+        let mut names = self.names.renumber();
+        for record in &mut self.records {
+            record.app = names.keep(record.app);
+            record.owner = names.keep(record.owner);
+            record.action = names.keep(record.action);
         }
-        self.apps.retain(|_, app| !app.all.is_empty());
+        let (names, renamed) = names.finish();
+        self.names = names;
+        renamed.rekey(&mut self.apps, |app| {
+            app.retain_map(&moved, &renamed);
+            true
+        });
+        // Memory follows the jobs: give back what a large prune freed
+        // (only then, so a steady insert-and-prune does not reallocate).
+        if self.records.capacity() > 2 * self.records.len() {
+            self.records.shrink_to_fit();
+        }
+        if self.ids.capacity() > 2 * self.ids.len() {
+            let (records, hasher) = (&self.records, &self.hasher);
+            self.ids
+                .shrink_to_fit(|pos| hasher.hash_one(records[*pos as usize].job_id()));
+        }
         dropped
     }
 
@@ -460,6 +476,22 @@ impl JobStore {
                     self.names.name(*sym)
                 ));
             }
+        }
+        // Every name held is a stored job's: none outlives its jobs.
+        let mut used = vec![false; self.names.len()];
+        for record in &self.records {
+            for sym in [record.app, record.owner, record.action] {
+                match used.get_mut(sym as usize) {
+                    Some(used) => *used = true,
+                    None => return Err(format!("name {sym} is used but not held")),
+                }
+            }
+        }
+        if let Some(sym) = used.iter().position(|used| !used) {
+            return Err(format!(
+                "name {} is held but no job uses it",
+                self.names.name(sym as u32)
+            ));
         }
         if fresh.apps.len() != self.apps.len() {
             return Err(format!(

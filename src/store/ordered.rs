@@ -106,13 +106,18 @@ impl OrderedList {
         self.chunks.is_empty()
     }
 
+    /// How many entries the list holds.
+    pub(super) fn len(&self) -> usize {
+        self.count(StatusSet::ALL)
+    }
+
     /// How many entries have a status in `set`.
     pub(super) fn count(&self, set: StatusSet) -> usize {
         set.sum(&self.totals)
     }
 
     /// Entries in ascending order.
-    pub(super) fn iter(&self) -> impl Iterator<Item = &Entry> {
+    pub(super) fn iter(&self) -> impl DoubleEndedIterator<Item = &Entry> {
         self.chunks.iter().flat_map(|chunk| chunk.entries.iter())
     }
 

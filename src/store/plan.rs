@@ -1,20 +1,31 @@
 //! The planner: scope, filters, `total_count`, order and page.
 //!
 //! [`JobStore::describe`] checks the query, resolves the caller's scope and
-//! picks one of three plans, each its own function:
+//! picks one of four plans, each its own function:
 //! - **ids** (`jobs.n` given): look each id up; the answer is at most as
 //!   long as the list;
-//! - **postings** (`job_action` or `cluster` given): start from the smaller
-//!   of the app's action and resource lists, filter, and order what is left;
-//! - **ordered** (otherwise): the scope's ordered index (the app, or the
-//!   app's jobs of one owner) gives `total_count` from its status counts
-//!   and the page by rank, so no job outside the page is read and a deep
-//!   `offset` costs what the first page does.
+//! - **ordered** (one index holds exactly the jobs asked for: the app's,
+//!   one owner's, or, with no owner in view, one action's): the index's
+//!   status counts give `total_count` and the page comes by rank, so no
+//!   job outside the page is read and a deep `offset` costs what the first
+//!   page does;
+//! - **walk** (several of owner, action and cluster narrow the answer, and
+//!   the smallest of their sets is an ordered index): walk that index in
+//!   the order asked for, keeping the jobs that meet every filter; the
+//!   index is already in order, so nothing is sorted;
+//! - **postings** (a `cluster`'s posting list is the smallest set): filter
+//!   the cluster's jobs and order them; nothing is sorted when the
+//!   `offset` is past the end.
+//!
+//! Every plan starts from the smallest set the filters allow, and a set
+//! with the owner in view holds only that owner's jobs: so a user's query
+//! never costs more than a scan of the user's own jobs in the app,
+//! whatever other tenants hold.
 
 use std::collections::HashSet;
 
 use super::JobStore;
-use super::index::AppIndex;
+use super::index::{AppIndex, Scope};
 use super::ordered::Key;
 use super::record::{JobRef, Record, Sym};
 use crate::error::{Error, ErrorKind};
@@ -86,11 +97,13 @@ impl JobStore {
     /// [`QueryBuilder::owner`] if given). A job outside the scope is treated as if
     /// it did not exist.
     ///
-    /// The plan: with `jobs.n`, each id is looked up; with `job_action` or
-    /// `cluster`, the shorter of the app's posting lists is filtered and
-    /// ordered; otherwise the scope's ordered index gives `total_count`
-    /// from its status counts and the page by rank, so a deep `offset`
-    /// costs what the first page does. `total_count` counts the jobs that pass scope and
+    /// The plan: with `jobs.n`, each id is looked up. When one index holds
+    /// exactly the jobs in view (the app's, the owner's, or an action's
+    /// when no owner is in view), its status counts give `total_count` and
+    /// the page comes by rank, so a deep `offset` costs what the first page
+    /// does. Otherwise the smallest of the owner's, the action's and the
+    /// cluster's sets is read and filtered, so a user never pays for other
+    /// tenants' jobs. `total_count` counts the jobs that pass scope and
     /// filters; the page is taken from them in the order asked for.
     ///
     /// [`QueryBuilder::owner`]: crate::QueryBuilder::owner
@@ -171,23 +184,44 @@ impl JobStore {
         if !query.job_ids().is_empty() {
             return self.plan_ids(&filter, query);
         }
-        if filter.job_action.is_some() || filter.cluster.is_some() {
-            return Ok(self.plan_postings(&filter, query));
-        }
-        Ok(self.plan_ordered(&filter, query))
-    }
-
-    /// The ordered plan: the scope's ordered index counts and pages by
-    /// rank, reading no job outside the page.
-    fn plan_ordered<'s>(&'s self, filter: &Filter<'_>, query: &Query) -> Page<'s> {
-        let app = filter.app;
-        let scope = match filter.owner {
-            None => &app.all,
+        // Each narrowing filter's set of candidates; a name no job has
+        // leaves nothing to find.
+        let by_owner = match filter.owner {
+            None => None,
             Some(owner) => match owner.and_then(|owner| app.owners.get(&owner)) {
-                Some(scope) => scope,
-                None => return Page::empty(),
+                Some(scope) => Some(scope),
+                None => return Ok(Page::empty()),
             },
         };
+        let by_action = match filter.job_action {
+            None => None,
+            Some(action) => match action.and_then(|action| app.actions.get(&action)) {
+                Some(scope) => Some(scope),
+                None => return Ok(Page::empty()),
+            },
+        };
+        let smallest = [by_owner, by_action]
+            .into_iter()
+            .flatten()
+            .min_by_key(|scope| scope.len());
+        let Some(cluster) = filter.cluster else {
+            return Ok(match (by_owner, by_action) {
+                (Some(_), Some(_)) => self.plan_walk(smallest.unwrap_or(&app.all), &filter, query),
+                _ => self.plan_ordered(smallest.unwrap_or(&app.all), &filter, query),
+            });
+        };
+        let Some(postings) = app.resources.get(cluster) else {
+            return Ok(Page::empty());
+        };
+        Ok(match smallest {
+            Some(scope) if scope.len() < postings.len() => self.plan_walk(scope, &filter, query),
+            _ => self.order_and_page(postings.iter().copied(), &filter, query),
+        })
+    }
+
+    /// The ordered plan: an index that holds exactly the jobs in view
+    /// counts and pages by rank, reading no job outside the page.
+    fn plan_ordered<'s>(&'s self, scope: &Scope, filter: &Filter<'_>, query: &Query) -> Page<'s> {
         let list = scope.list(query.sort_key());
         let limit = query.page_limit() as usize;
         let positions = list.page(filter.statuses, query.order(), query.offset(), limit);
@@ -195,6 +229,32 @@ impl JobStore {
             total_count: list.count(filter.statuses) as u64,
             jobs: positions.into_iter().map(|pos| self.job_at(pos)).collect(),
         }
+    }
+
+    /// The walk plan: an index that holds every job in view (and others)
+    /// read in the order asked for, keeping the jobs that meet every
+    /// filter; it costs one step per job of the index, and sorts nothing.
+    fn plan_walk<'s>(&'s self, scope: &Scope, filter: &Filter<'_>, query: &Query) -> Page<'s> {
+        let list = scope.list(query.sort_key());
+        let entries: Box<dyn Iterator<Item = _>> = match query.order() {
+            Order::NewestFirst => Box::new(list.iter().rev()),
+            Order::OldestFirst => Box::new(list.iter()),
+        };
+        let offset = query.offset();
+        let end = offset.saturating_add(query.page_limit());
+        let mut total_count = 0;
+        let mut jobs = Vec::new();
+        for entry in entries {
+            let pos = entry.pos();
+            if !filter.statuses.contains(entry.status()) || !filter.matches(pos, self.record(pos)) {
+                continue;
+            }
+            if (offset..end).contains(&total_count) {
+                jobs.push(self.job_at(pos));
+            }
+            total_count += 1;
+        }
+        Page { total_count, jobs }
     }
 
     /// The ids plan: each listed id looked up; all must be in scope.
@@ -213,28 +273,6 @@ impl JobStore {
         positions.sort_unstable();
         positions.dedup();
         Ok(self.order_and_page(positions.into_iter(), filter, query))
-    }
-
-    /// The postings plan: the shorter of the action's and the resource's
-    /// posting lists, filtered, then ordered.
-    fn plan_postings<'s>(&'s self, filter: &Filter<'_>, query: &Query) -> Page<'s> {
-        let app = filter.app;
-        let by_action = filter
-            .job_action
-            .map(|action| action.and_then(|action| app.actions.get(&action)));
-        let by_cluster = filter.cluster.map(|id| app.resources.get(id));
-        let postings = match (by_action, by_cluster) {
-            (Some(None), _) | (_, Some(None)) | (None, None) => return Page::empty(),
-            (Some(Some(a)), Some(Some(c))) => {
-                if a.len() <= c.len() {
-                    a
-                } else {
-                    c
-                }
-            }
-            (Some(Some(positions)), None) | (None, Some(Some(positions))) => positions,
-        };
-        self.order_and_page(postings.iter().copied(), filter, query)
     }
 
     /// Filters candidate jobs, orders them as asked, and takes the page.
@@ -258,6 +296,12 @@ impl JobStore {
             })
             .collect();
         let total_count = keys.len() as u64;
+        if query.offset() >= total_count {
+            return Page {
+                total_count,
+                jobs: Vec::new(),
+            };
+        }
         let newest_first = query.order() == Order::NewestFirst;
         let order = |a: &Key, b: &Key| {
             if newest_first { b.cmp(a) } else { a.cmp(b) }

@@ -9,13 +9,15 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
 use chrono::{DateTime, Utc};
+use hashbrown::HashTable;
 use indexmap::IndexMap;
 
 use crate::error::Error;
 use crate::extras::Extras;
+use super::index::Renumbered;
 use crate::job::{CheckedJob, FieldLens, Job, involved_resources, short_len};
 use crate::status::Status;
 use crate::time::from_nanos;
@@ -48,32 +50,82 @@ impl Hasher for SymHasher {
     }
 }
 
-/// Names by number and numbers by name.
+/// Names by number and numbers by name, each name held once.
+///
+/// Only names of stored jobs are interned (an insert interns after every
+/// check passes), and a prune renumbers the names its survivors still use
+/// ([`Interner::renumber`]), so the table never holds more than three names
+/// a job: its memory follows the jobs, and with fewer than 2^30 jobs a
+/// [`Sym`] can never run out or be handed out twice.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Interner {
     names: Vec<Box<str>>,
-    syms: HashMap<Box<str>, Sym>,
+    /// Symbols by the hash of their name.
+    syms: HashTable<Sym>,
+    /// SipHash with a random key: names come from outside.
+    hasher: RandomState,
 }
 
 impl Interner {
     pub(super) fn get(&self, name: &str) -> Option<Sym> {
-        self.syms.get(name).copied()
+        let names = &self.names;
+        let is = |sym: &Sym| &*names[*sym as usize] == name;
+        self.syms.find(self.hasher.hash_one(name), is).copied()
     }
 
     pub(super) fn intern(&mut self, name: &str) -> Sym {
         if let Some(sym) = self.get(name) {
             return sym;
         }
-        // Fewer distinct names than jobs, and jobs are capped below u32.
+        // At most three names a stored job, and fewer than 2^30 jobs.
         let sym = self.names.len() as Sym;
+        let (names, hasher) = (&self.names, &self.hasher);
+        let rehash = |sym: &Sym| hasher.hash_one(&*names[*sym as usize]);
+        self.syms.insert_unique(hasher.hash_one(name), sym, rehash);
         self.names.push(name.into());
-        self.syms.insert(name.into(), sym);
         sym
     }
 
     /// The name of a symbol this interner handed out.
     pub(super) fn name(&self, sym: Sym) -> &str {
         &self.names[sym as usize]
+    }
+
+    /// How many names are held.
+    pub(super) fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Starts a renumbering: the names given to [`Renumbering::keep`] are
+    /// kept, numbered from 0 in the order first kept, and every other name
+    /// is forgotten when [`Renumbering::finish`] replaces this table.
+    pub(super) fn renumber(&self) -> Renumbering<'_> {
+        Renumbering {
+            old: self,
+            new: Interner::default(),
+            to: vec![None; self.names.len()],
+        }
+    }
+}
+
+/// A renumbering of an [`Interner`] in progress.
+pub(super) struct Renumbering<'a> {
+    old: &'a Interner,
+    new: Interner,
+    to: Vec<Option<Sym>>,
+}
+
+impl Renumbering<'_> {
+    /// The new number of a name in use.
+    pub(super) fn keep(&mut self, sym: Sym) -> Sym {
+        let (old, new) = (self.old, &mut self.new);
+        *self.to[sym as usize].get_or_insert_with(|| new.intern(old.name(sym)))
+    }
+
+    /// The new table, and old numbers to new (`None` for a name no longer
+    /// used).
+    pub(super) fn finish(self) -> (Interner, Renumbered) {
+        (self.new, Renumbered { to: self.to })
     }
 }
 

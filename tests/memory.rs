@@ -1,0 +1,116 @@
+//! Memory follows the jobs: after a prune, a store holds what a store of
+//! the survivors alone holds. Its own test binary, since it counts every
+//! heap byte of the process (one test, so nothing else allocates beside it).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use joblog::chrono::{DateTime, Duration, Utc};
+use joblog::{Caller, Job, JobStore, Query, Status};
+
+/// Counts the bytes the heap holds.
+struct Counting;
+
+static HELD: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// counter is only arithmetic on the sizes.
+#[allow(unsafe_code)] // a counting allocator, for this measurement only
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        HELD.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract for `alloc` is passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        HELD.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract for `dealloc` is passed on as is.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn held() -> usize {
+    HELD.load(Ordering::Relaxed)
+}
+
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_520_000_000, 0).expect("in range")
+}
+
+/// Job `i`: its own owner and action, finished at `t0 + i` seconds, unless
+/// it is one of the survivors (`i % 50_000 == 7`), which stay working.
+fn job(i: i64) -> Job {
+    let status = if i % 50_000 == 7 {
+        Status::Working
+    } else {
+        Status::Successful
+    };
+    let mut job = Job::new(
+        format!("j-{i}"),
+        format!("app-{}", i % 3),
+        format!("usr-{i}"),
+        format!("Action{i}"),
+        status,
+        t0() + Duration::seconds(i),
+    );
+    job.resource_ids = format!("cl-{i}");
+    job
+}
+
+/// The heap bytes `build` leaves held in the store it returns.
+fn bytes_of(build: impl FnOnce() -> JobStore) -> (JobStore, usize) {
+    let start = held();
+    let store = build();
+    let bytes = held() - start;
+    (store, bytes)
+}
+
+#[test]
+fn after_a_prune_memory_follows_the_jobs_still_held() {
+    const N: i64 = 200_000;
+    let survivors: Vec<i64> = (0..N).filter(|i| i % 50_000 == 7).collect();
+    let (churned, churned_bytes) = bytes_of(|| {
+        let mut store = JobStore::new();
+        for i in 0..N {
+            store.insert(job(i)).expect("valid job");
+        }
+        let dropped = store.prune_finished(t0() + Duration::seconds(N));
+        assert_eq!(dropped, (N as usize) - survivors.len());
+        store
+    });
+    let (fresh, fresh_bytes) = bytes_of(|| {
+        let mut store = JobStore::new();
+        for &i in &survivors {
+            store.insert(job(i)).expect("valid job");
+        }
+        store
+    });
+    assert_eq!(churned.len(), survivors.len());
+    eprintln!("after the prune: {churned_bytes} bytes; fresh: {fresh_bytes} bytes");
+    churned.check_invariants().expect("indexes exact");
+    // Names of pruned jobs are forgotten, and every index gave back its
+    // room: the churned store holds no more than twice the fresh one (the
+    // spare room any growing table keeps), where before it held every
+    // name and every table's peak size.
+    assert!(
+        churned_bytes <= 2 * fresh_bytes + 4096,
+        "a store of {} jobs holds {churned_bytes} bytes after the prune; \
+         a fresh one holds {fresh_bytes}",
+        churned.len()
+    );
+    // The survivors answer as they did, under their own names.
+    for &i in &survivors {
+        let owner = format!("usr-{i}");
+        let query = Query::builder(format!("app-{}", i % 3)).build();
+        let page = churned.describe(&Caller::user(&owner), &query).expect("valid");
+        let ids: Vec<&str> = page.jobs().iter().map(|job| job.job_id()).collect();
+        assert_eq!(ids, [format!("j-{i}")]);
+        assert_eq!(page.jobs()[0].owner(), owner);
+        assert_eq!(page.jobs()[0].job_action(), format!("Action{i}"));
+    }
+    drop(fresh);
+}
