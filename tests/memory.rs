@@ -106,7 +106,9 @@ fn after_a_prune_memory_follows_the_jobs_still_held() {
     for &i in &survivors {
         let owner = format!("usr-{i}");
         let query = Query::builder(format!("app-{}", i % 3)).build();
-        let page = churned.describe(&Caller::user(&owner), &query).expect("valid");
+        let page = churned
+            .describe(&Caller::user(&owner), &query)
+            .expect("valid");
         let ids: Vec<&str> = page.jobs().iter().map(|job| job.job_id()).collect();
         assert_eq!(ids, [format!("j-{i}")]);
         assert_eq!(page.jobs()[0].owner(), owner);

@@ -100,11 +100,7 @@ impl Renumbered {
     /// The entries of a map keyed by old numbers that are kept, under
     /// their new numbers, each value passed through `keep` (which may drop
     /// it too); the map comes out no larger than what it holds.
-    pub(super) fn rekey<V>(
-        &self,
-        map: &mut SymMap<V>,
-        mut keep: impl FnMut(&mut V) -> bool,
-    ) {
+    pub(super) fn rekey<V>(&self, map: &mut SymMap<V>, mut keep: impl FnMut(&mut V) -> bool) {
         *map = map
             .drain()
             .filter_map(|(old, mut value)| {

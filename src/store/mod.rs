@@ -26,7 +26,7 @@ use self::index::{AppIndex, Renumbered};
 use self::ordered::MAX_POSITIONS;
 use self::record::{Interner, Record, SymMap};
 
-pub use self::plan::Page;
+pub use self::plan::{Page, Plan, PlanIndex};
 pub use self::record::JobRef;
 
 /// An in-memory store of jobs that answers `DescribeClusterJobs`.

@@ -23,6 +23,7 @@
 //! whatever other tenants hold.
 
 use std::collections::HashSet;
+use std::fmt;
 
 use super::JobStore;
 use super::index::{AppIndex, Scope};
@@ -56,6 +57,102 @@ impl<'a> Page<'a> {
             jobs: Vec::new(),
         }
     }
+}
+
+/// How [`JobStore::describe`] answers a query, as [`JobStore::explain`]
+/// tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Plan {
+    /// Nothing can match: no job has the app, the owner in view, the
+    /// action or the cluster asked for. Nothing is read.
+    Nothing,
+    /// `jobs.n`: each listed id is looked up (`ids` of them).
+    Ids {
+        /// How many ids are listed.
+        ids: usize,
+    },
+    /// One index holds exactly the jobs in view: `total_count` comes from
+    /// its counts and the page by rank, so only the page is read, at any
+    /// offset.
+    Ordered {
+        /// The index.
+        index: PlanIndex,
+    },
+    /// The smallest index that holds every job in view is read in the
+    /// order asked for, keeping the jobs that meet every filter; nothing
+    /// is sorted.
+    Walk {
+        /// The index.
+        index: PlanIndex,
+        /// How many jobs it holds: what the walk reads.
+        entries: usize,
+    },
+    /// A cluster's posting list, the smallest set, is filtered and what is
+    /// left ordered (nothing is sorted when the offset is past the end).
+    Postings {
+        /// How many jobs involve the cluster: what the plan reads.
+        entries: usize,
+    },
+}
+
+/// The ordered index a [`Plan`] reads: each holds one app's jobs in both
+/// time orders, with counts by status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PlanIndex {
+    /// Every job of the app.
+    App,
+    /// The app's jobs of the owner in view.
+    Owner,
+    /// The app's jobs of the action asked for.
+    Action,
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Plan::Nothing => f.write_str("nothing to read: no job has a name the query asks for"),
+            Plan::Ids { ids } => write!(f, "look up each of the {ids} listed ids"),
+            Plan::Ordered { index } => write!(
+                f,
+                "the {index} ordered index: total_count from its counts, the page by rank"
+            ),
+            Plan::Walk { index, entries } => write!(
+                f,
+                "walk the {index} ordered index ({entries} jobs) in the order asked for, \
+                 keeping the jobs that meet every filter"
+            ),
+            Plan::Postings { entries } => write!(
+                f,
+                "filter the cluster's {entries} jobs, then order what is left"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for PlanIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PlanIndex::App => "app's",
+            PlanIndex::Owner => "owner's",
+            PlanIndex::Action => "action's",
+        })
+    }
+}
+
+/// The plan [`JobStore::describe`] picked.
+enum Chosen<'q> {
+    Nothing,
+    Plan(Filter<'q>, How<'q>),
+}
+
+/// How a plan reads, with what it reads.
+enum How<'q> {
+    Ids,
+    Ordered(&'q Scope, PlanIndex),
+    Walk(&'q Scope, PlanIndex),
+    Postings(&'q [u32]),
 }
 
 /// The filters a job must meet, once the query has been checked and its
@@ -150,6 +247,22 @@ impl JobStore {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn describe<'s>(&'s self, caller: &Caller, query: &Query) -> Result<Page<'s>, Error> {
+        let (filter, how) = match self.choose(caller, query)? {
+            Chosen::Nothing => return Ok(Page::empty()),
+            Chosen::Plan(filter, how) => (filter, how),
+        };
+        Ok(match how {
+            How::Ids => return self.plan_ids(&filter, query),
+            How::Ordered(scope, _) => self.plan_ordered(scope, &filter, query),
+            How::Walk(scope, _) => self.plan_walk(scope, &filter, query),
+            How::Postings(postings) => {
+                self.order_and_page(postings.iter().copied(), &filter, query)
+            }
+        })
+    }
+
+    /// Checks the query, resolves the caller's scope and picks the plan.
+    fn choose<'a>(&'a self, caller: &Caller, query: &'a Query) -> Result<Chosen<'a>, Error> {
         query.check()?;
         let owner = match query.owner() {
             Some(owner) if !caller.is_admin() && owner != caller.user_id() => {
@@ -169,7 +282,7 @@ impl JobStore {
         let Some((app_sym, app)) = app else {
             // No job of the app exists, so every named id is missing.
             if query.job_ids().is_empty() {
-                return Ok(Page::empty());
+                return Ok(Chosen::Nothing);
             }
             return Err(not_found(query.job_ids().iter()));
         };
@@ -182,40 +295,88 @@ impl JobStore {
             cluster: query.cluster(),
         };
         if !query.job_ids().is_empty() {
-            return self.plan_ids(&filter, query);
+            return Ok(Chosen::Plan(filter, How::Ids));
         }
         // Each narrowing filter's set of candidates; a name no job has
         // leaves nothing to find.
         let by_owner = match filter.owner {
             None => None,
             Some(owner) => match owner.and_then(|owner| app.owners.get(&owner)) {
-                Some(scope) => Some(scope),
-                None => return Ok(Page::empty()),
+                Some(scope) => Some((scope, PlanIndex::Owner)),
+                None => return Ok(Chosen::Nothing),
             },
         };
         let by_action = match filter.job_action {
             None => None,
             Some(action) => match action.and_then(|action| app.actions.get(&action)) {
-                Some(scope) => Some(scope),
-                None => return Ok(Page::empty()),
+                Some(scope) => Some((scope, PlanIndex::Action)),
+                None => return Ok(Chosen::Nothing),
             },
         };
         let smallest = [by_owner, by_action]
             .into_iter()
             .flatten()
-            .min_by_key(|scope| scope.len());
-        let Some(cluster) = filter.cluster else {
-            return Ok(match (by_owner, by_action) {
-                (Some(_), Some(_)) => self.plan_walk(smallest.unwrap_or(&app.all), &filter, query),
-                _ => self.plan_ordered(smallest.unwrap_or(&app.all), &filter, query),
-            });
+            .min_by_key(|(scope, _)| scope.len());
+        let how = match (filter.cluster, smallest) {
+            (None, None) => How::Ordered(&app.all, PlanIndex::App),
+            (None, Some((scope, index))) if by_owner.is_none() || by_action.is_none() => {
+                How::Ordered(scope, index)
+            }
+            (None, Some((scope, index))) => How::Walk(scope, index),
+            (Some(cluster), smallest) => match app.resources.get(cluster) {
+                None => return Ok(Chosen::Nothing),
+                Some(postings) => match smallest {
+                    Some((scope, index)) if scope.len() < postings.len() => How::Walk(scope, index),
+                    _ => How::Postings(postings),
+                },
+            },
         };
-        let Some(postings) = app.resources.get(cluster) else {
-            return Ok(Page::empty());
-        };
-        Ok(match smallest {
-            Some(scope) if scope.len() < postings.len() => self.plan_walk(scope, &filter, query),
-            _ => self.order_and_page(postings.iter().copied(), &filter, query),
+        Ok(Chosen::Plan(filter, how))
+    }
+
+    /// Says how [`JobStore::describe`] would answer `query` for `caller`,
+    /// without answering it: which plan, which index, and how many jobs
+    /// it reads, as SQLite's `EXPLAIN QUERY PLAN` does.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`JobStore::describe`], except that listed job ids are not
+    /// looked up (2100 comes only from answering).
+    ///
+    /// ```
+    /// use joblog::{Caller, Job, JobStore, Plan, PlanIndex, Query, Status};
+    ///
+    /// let mut store = JobStore::new();
+    /// let at = "2018-03-04T05:37:58Z".parse()?;
+    /// for (i, owner) in ["usr-1", "usr-2", "usr-2"].into_iter().enumerate() {
+    ///     store.insert(Job::new(format!("j-{i}"), "app-1", owner, "RunJob", Status::Pending, at))?;
+    /// }
+    /// let query = Query::builder("app-1").job_action("RunJob").build();
+    /// let plan = store.explain(&Caller::user("usr-1"), &query)?;
+    /// assert_eq!(plan, Plan::Walk { index: PlanIndex::Owner, entries: 1 });
+    /// assert_eq!(
+    ///     plan.to_string(),
+    ///     "walk the owner's ordered index (1 jobs) in the order asked for, \
+    ///      keeping the jobs that meet every filter"
+    /// );
+    /// let plan = store.explain(&Caller::admin("root"), &query)?;
+    /// assert_eq!(plan, Plan::Ordered { index: PlanIndex::Action });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn explain(&self, caller: &Caller, query: &Query) -> Result<Plan, Error> {
+        Ok(match self.choose(caller, query)? {
+            Chosen::Nothing => Plan::Nothing,
+            Chosen::Plan(_, How::Ids) => Plan::Ids {
+                ids: query.job_ids().len(),
+            },
+            Chosen::Plan(_, How::Ordered(_, index)) => Plan::Ordered { index },
+            Chosen::Plan(_, How::Walk(scope, index)) => Plan::Walk {
+                index,
+                entries: scope.len(),
+            },
+            Chosen::Plan(_, How::Postings(postings)) => Plan::Postings {
+                entries: postings.len(),
+            },
         })
     }
 

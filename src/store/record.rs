@@ -15,9 +15,9 @@ use chrono::{DateTime, Utc};
 use hashbrown::HashTable;
 use indexmap::IndexMap;
 
+use super::index::Renumbered;
 use crate::error::Error;
 use crate::extras::Extras;
-use super::index::Renumbered;
 use crate::job::{CheckedJob, FieldLens, Job, involved_resources, short_len};
 use crate::status::Status;
 use crate::time::from_nanos;

@@ -2,7 +2,7 @@
 //! the code before its fix.
 
 use joblog::chrono::{DateTime, Duration, Utc};
-use joblog::{Caller, ErrorKind, Job, JobStore, MAX_RESOURCES, Status};
+use joblog::{Caller, ErrorKind, Job, JobStore, MAX_RESOURCES, Plan, PlanIndex, Query, Status};
 
 use crate::{dump, job};
 
@@ -236,4 +236,144 @@ fn a_refused_duplicate_does_not_grow_the_id_table() {
     assert_eq!(err.to_string(), "ParameterError, job [j-0] already exists");
     assert_eq!(store.id_capacity(), capacity);
     assert_eq!(dump(&store), before);
+}
+
+/// An app of 5,000 jobs of another tenant beside one of `usr-1`, all of one
+/// action and one cluster.
+fn crowded_app() -> JobStore {
+    let mut store = JobStore::new();
+    for i in 0..5_000 {
+        let mut other = job(&format!("j-{i}"), "app-1", "usr-big", i);
+        other.resource_ids = "cl-shared".to_owned();
+        store.insert(other).unwrap();
+    }
+    let mut mine = job("j-mine", "app-1", "usr-1", 2_500);
+    mine.resource_ids = "cl-shared".to_owned();
+    store.insert(mine).unwrap();
+    store
+}
+
+/// How many jobs a plan reads beyond the page.
+fn reads(plan: Plan) -> usize {
+    match plan {
+        Plan::Walk { entries, .. } | Plan::Postings { entries } => entries,
+        _ => 0,
+    }
+}
+
+#[test]
+fn a_filter_never_makes_a_user_pay_for_other_tenants_jobs() {
+    let store = crowded_app();
+    let user = Caller::user("usr-1");
+    let base = Query::builder("app-1");
+    let queries = [
+        base.clone().build(),
+        base.clone().job_action("RunJob").build(),
+        base.clone().cluster("cl-shared").build(),
+        base.clone()
+            .job_action("RunJob")
+            .cluster("cl-shared")
+            .build(),
+        base.clone()
+            .job_action("RunJob")
+            .status(Status::Pending)
+            .offset(1)
+            .build(),
+    ];
+    for query in &queries {
+        let plan = store.explain(&user, query).unwrap();
+        // Before the fix, job_action and cluster plans read all 5,001.
+        assert!(reads(plan) <= 1, "{query}: {plan}");
+        let page = store.describe(&user, query).unwrap();
+        assert_eq!(page.total_count(), 1, "{query}");
+        let ids: Vec<&str> = page.jobs().iter().map(|job| job.job_id()).collect();
+        let want: &[&str] = if query.offset() == 0 {
+            &["j-mine"]
+        } else {
+            &[]
+        };
+        assert_eq!(ids, want, "{query}");
+    }
+}
+
+#[test]
+fn an_administrators_action_page_costs_the_same_at_any_offset() {
+    let store = crowded_app();
+    let admin = Caller::admin("root");
+    let first = Query::builder("app-1").job_action("RunJob").build();
+    let deep = first.to_builder().offset(4_990).build();
+    for query in [&first, &deep] {
+        // An ordered index of the action: the page by rank, nothing walked.
+        assert_eq!(
+            store.explain(&admin, query).unwrap(),
+            Plan::Ordered {
+                index: PlanIndex::Action
+            }
+        );
+    }
+    let page = store.describe(&admin, &deep).unwrap();
+    assert_eq!(page.total_count(), 5_001);
+    let ids: Vec<&str> = page.jobs().iter().map(|job| job.job_id()).collect();
+    // Newest first, 5,001 jobs (j-mine in the middle): the last eleven are
+    // j-10 … j-0.
+    let want: Vec<String> = (0..11).rev().map(|i| format!("j-{i}")).collect();
+    assert_eq!(ids, want);
+}
+
+#[test]
+fn a_cluster_page_past_the_end_is_empty_with_the_full_count() {
+    let store = crowded_app();
+    let admin = Caller::admin("root");
+    let query = Query::builder("app-1")
+        .cluster("cl-shared")
+        .offset(u64::MAX)
+        .build();
+    assert_eq!(
+        store.explain(&admin, &query).unwrap(),
+        Plan::Postings { entries: 5_001 }
+    );
+    let page = store.describe(&admin, &query).unwrap();
+    assert_eq!(page.total_count(), 5_001);
+    assert!(page.jobs().is_empty());
+}
+
+#[test]
+fn plans_say_what_they_read() {
+    let store = crowded_app();
+    let admin = Caller::admin("root");
+    let app = || Query::builder("app-1");
+    for (query, want) in [
+        (
+            app().job_action("Nope").build(),
+            "nothing to read: no job has a name the query asks for",
+        ),
+        (
+            app().job_id("j-1").job_id("j-2").build(),
+            "look up each of the 2 listed ids",
+        ),
+        (
+            app().build(),
+            "the app's ordered index: total_count from its counts, the page by rank",
+        ),
+        (
+            app().owner("usr-1").build(),
+            "the owner's ordered index: total_count from its counts, the page by rank",
+        ),
+        (
+            app().owner("usr-big").job_action("RunJob").build(),
+            "walk the owner's ordered index (5000 jobs) in the order asked for, \
+             keeping the jobs that meet every filter",
+        ),
+        (
+            app().cluster("cl-shared").build(),
+            "filter the cluster's 5001 jobs, then order what is left",
+        ),
+    ] {
+        assert_eq!(store.explain(&admin, &query).unwrap().to_string(), want);
+    }
+    // explain refuses what describe refuses.
+    let err = store
+        .explain(&Caller::user("usr-1"), &app().owner("usr-big").build())
+        .unwrap_err();
+    assert_eq!(err.ret_code(), 1400);
 }

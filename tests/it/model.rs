@@ -21,7 +21,7 @@ fn status(i: u8) -> Status {
 #[derive(Clone, Debug)]
 enum Op {
     Insert {
-        id: u8,
+        id: u16,
         app: u8,
         owner: u8,
         action: u8,
@@ -35,12 +35,12 @@ enum Op {
         empty_owner: bool,
     },
     SetStatus {
-        id: u8,
+        id: u16,
         status: u8,
         at: i64,
     },
     Fail {
-        id: u8,
+        id: u16,
         at: i64,
     },
     Prune {
@@ -65,7 +65,7 @@ struct QuerySpec {
     limit: u64,
 }
 
-fn job_id(i: u8) -> String {
+fn job_id(i: u16) -> String {
     format!("j-{i:02}")
 }
 
@@ -111,7 +111,7 @@ impl QuerySpec {
             .offset(self.offset)
             .limit(self.limit);
         for &id in &self.ids {
-            query = query.job_id(job_id(id));
+            query = query.job_id(job_id(u16::from(id)));
         }
         for &s in &self.statuses {
             query = query.status(status(s));
@@ -179,15 +179,15 @@ fn query_spec() -> impl Strategy<Value = QuerySpec> {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         10 => (
-            (0u8..96, app(), 0u8..4, 0u8..3, 0u8..4),
+            (0u16..96, app(), 0u8..4, 0u8..3, 0u8..4),
             (0i64..20, prop_oneof![12 => 0i64..6, 1 => Just(-1i64)], any::<u8>()),
             (prop::bool::weighted(0.05), prop::bool::weighted(0.03)),
         )
             .prop_map(|((id, app, owner, action, status), (create, delay, clusters), (error_codes, empty_owner))| {
                 Op::Insert { id, app, owner, action, status, create, delay, clusters, error_codes, empty_owner }
             }),
-        3 => (0u8..96, 0u8..4, 0i64..40).prop_map(|(id, status, at)| Op::SetStatus { id, status, at }),
-        1 => (0u8..96, 0i64..40).prop_map(|(id, at)| Op::Fail { id, at }),
+        3 => (0u16..96, 0u8..4, 0i64..40).prop_map(|(id, status, at)| Op::SetStatus { id, status, at }),
+        1 => (0u16..96, 0i64..40).prop_map(|(id, at)| Op::Fail { id, at }),
         1 => (0i64..12).prop_map(|before| Op::Prune { before }),
         4 => query_spec().prop_map(Op::Query),
     ]
@@ -524,7 +524,7 @@ proptest! {
         let query = spec.query();
         let app = APPS.get(usize::from(spec.app)).copied().unwrap_or("app-none");
         prop_assert_eq!(query.app(), app);
-        let ids: Vec<String> = spec.ids.iter().map(|&id| job_id(id)).collect();
+        let ids: Vec<String> = spec.ids.iter().map(|&id| job_id(u16::from(id))).collect();
         prop_assert_eq!(query.job_ids(), &ids[..]);
         let mut statuses: Vec<Status> = spec.statuses.iter().map(|&s| status(s)).collect();
         statuses.sort();
@@ -539,5 +539,142 @@ proptest! {
         prop_assert_eq!(query.order(), order);
         prop_assert_eq!((query.offset(), query.limit()), (spec.offset, spec.limit));
         prop_assert_eq!(query.page_limit(), spec.limit.min(100));
+    }
+}
+
+/// One job of a large store: (app, owner, action, status, create second,
+/// status delay, cluster bits). Create times repeat and come out of order,
+/// so entries land inside chunks, not only at their ends.
+type BulkJob = (u8, u8, u8, u8, u16, u8, u8);
+
+fn bulk_job() -> impl Strategy<Value = BulkJob> {
+    // Mostly pending, so a window of status changes can empty chunks.
+    let status = prop_oneof![9 => Just(0u8), 1 => 0u8..4];
+    (
+        app(),
+        0u8..4,
+        0u8..3,
+        status,
+        0u16..1500,
+        0u8..30,
+        any::<u8>(),
+    )
+}
+
+/// Offsets over the whole range: small, across the store, just past the
+/// end, and near `u64::MAX`.
+fn any_offset() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        3 => 0u64..40,
+        3 => 0u64..5_000,
+        1 => (u64::MAX - 64)..=u64::MAX,
+        1 => any::<u64>(),
+    ]
+}
+
+fn large_query() -> impl Strategy<Value = QuerySpec> {
+    (query_spec(), any_offset(), prop_oneof![0u64..30, 0u64..150]).prop_map(
+        |(spec, offset, limit)| QuerySpec {
+            offset,
+            limit,
+            ..spec
+        },
+    )
+}
+
+/// Applies writes to store and model, comparing each result; the full
+/// comparison (invariants, dump) runs once per phase, not per write, so a
+/// store of thousands stays cheap to check.
+fn bulk_write(store: &mut JobStore, model: &mut Model, op: &Op) -> Result<(), TestCaseError> {
+    match op {
+        Op::Insert { .. } => {
+            let job = build_job(op).ok_or_else(|| TestCaseError::fail("not an insert"))?;
+            let got = store.insert(job.clone()).map_err(|e| refusal(e.kind()));
+            prop_assert_eq!(got, model.insert(job));
+        }
+        Op::SetStatus {
+            id,
+            status: s,
+            at: t,
+        } => {
+            let got = store
+                .set_status(&job_id(*id), status(*s), at(*t))
+                .map_err(|e| refusal(e.kind()));
+            prop_assert_eq!(got, model.change(&job_id(*id), status(*s), at(*t), ""));
+        }
+        _ => return Err(TestCaseError::fail("not a bulk write")),
+    }
+    Ok(())
+}
+
+fn check_phase(
+    store: &JobStore,
+    model: &Model,
+    queries: &[QuerySpec],
+) -> Result<(), TestCaseError> {
+    store.check_invariants().map_err(TestCaseError::fail)?;
+    prop_assert_eq!(&crate::dump(store), &model.jobs);
+    for spec in queries {
+        prop_assert_eq!(answer(store, spec), model.describe(spec), "{:?}", spec);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: crate::cases(24), ..ProptestConfig::default() })]
+
+    /// Stores of thousands of jobs (many 512-entry chunks, so chunk splits,
+    /// merges and the count tree are reached), with status changes and
+    /// prunes between phases, and offsets over the whole `u64` range.
+    #[test]
+    fn large_stores_agree_with_the_model(
+        jobs in prop::collection::vec(bulk_job(), 1_000..4_000),
+        changes in prop::collection::vec((any::<u16>(), 0u8..4, 0u16..1600), 0..1_500),
+        window in (0u16..1500, 100u16..700),
+        before in 0u16..1600,
+        late in prop::collection::vec(bulk_job(), 0..600),
+        queries in prop::collection::vec(large_query(), 12..24),
+    ) {
+        let mut store = JobStore::new();
+        let mut model = Model::default();
+        let insert = |i: usize, &(app, owner, action, s, create, delay, clusters): &BulkJob| Op::Insert {
+            id: i as u16, app, owner, action, status: s,
+            create: i64::from(create), delay: i64::from(delay), clusters,
+            error_codes: false, empty_owner: false,
+        };
+        for (i, job) in jobs.iter().enumerate() {
+            bulk_write(&mut store, &mut model, &insert(i, job))?;
+        }
+        check_phase(&store, &model, &queries)?;
+        // Every unfinished job whose status time lies in the window moves
+        // past the end: the chunks that held them shrink and merge.
+        let (from, width) = window;
+        let (from, to) = (at(i64::from(from)), at(i64::from(from) + i64::from(width)));
+        let moving: Vec<String> = model
+            .jobs
+            .iter()
+            .filter(|job| !job.status.is_finished() && (from..to).contains(&job.status_time))
+            .map(|job| job.job_id.clone())
+            .collect();
+        for id in &moving {
+            let got = store.set_status(id, Status::Working, at(2_000)).map_err(|e| refusal(e.kind()));
+            prop_assert_eq!(got, model.change(id, Status::Working, at(2_000), ""));
+        }
+        check_phase(&store, &model, &queries)?;
+        for &(which, s, t) in &changes {
+            let id = which % jobs.len() as u16;
+            let op = Op::SetStatus { id, status: s, at: i64::from(t) };
+            bulk_write(&mut store, &mut model, &op)?;
+        }
+        check_phase(&store, &model, &queries)?;
+        prop_assert_eq!(
+            store.prune_finished(at(i64::from(before))),
+            model.prune(at(i64::from(before)))
+        );
+        check_phase(&store, &model, &queries)?;
+        for (i, job) in late.iter().enumerate() {
+            bulk_write(&mut store, &mut model, &insert(jobs.len() + i, job))?;
+        }
+        check_phase(&store, &model, &queries)?;
     }
 }
