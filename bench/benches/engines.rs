@@ -93,11 +93,27 @@ impl World {
         for job in of_app.iter().step_by((of_app.len() / 20).max(1)).take(20) {
             ids = ids.job_id(&job.job_id);
         }
-        let newest_owner = &of_app.last().expect("app 0 has jobs").owner;
+        let newest = of_app.last().expect("app 0 has jobs");
+        let newest_owner = &newest.owner;
+        let user = Caller::user(newest_owner.clone());
         let by_admin = |name, query: joblog::QueryBuilder| Ask {
             name,
             caller: admin.clone(),
             query: query.build(),
+        };
+        let by_user = |name, query: joblog::QueryBuilder| Ask {
+            name,
+            caller: user.clone(),
+            query: query.build(),
+        };
+        // Filters that other tenants' jobs must not make expensive: the
+        // newest job's action and its first cluster.
+        let action = || Query::builder(&app).job_action(&newest.job_action);
+        let cluster = newest.involved_resources()[0].to_owned();
+        let of_cluster = || Query::builder(&app).cluster(&cluster);
+        let last_page = |caller: &Caller, query: joblog::QueryBuilder| {
+            let total = self.total(caller, &query.clone().build());
+            query.offset(total.saturating_sub(20))
         };
         vec![
             by_admin("first_page", successful()),
@@ -109,11 +125,14 @@ impl World {
             by_admin("three_status", three().offset(middle)),
             by_admin("ids", ids),
             by_admin("count_only", Query::builder(&app).limit(0)),
-            Ask {
-                name: "user_first_page",
-                caller: Caller::user(newest_owner.clone()),
-                query: Query::new(&app),
-            },
+            by_user("user_first_page", Query::builder(&app)),
+            by_admin("action_first_page", action()),
+            by_admin("action_deep_page", last_page(&admin, action())),
+            by_user("user_action_first_page", action()),
+            by_user("user_action_deep_page", last_page(&user, action())),
+            by_admin("cluster_first_page", of_cluster()),
+            by_admin("cluster_past_end", of_cluster().offset(1_000_000_000)),
+            by_user("user_cluster_first_page", of_cluster()),
         ]
     }
 
@@ -137,7 +156,7 @@ impl World {
             "{name}: sqlite differs"
         );
         assert!(
-            query.limit() == 0 || !ids.is_empty(),
+            query.limit() == 0 || query.offset() >= page.total_count() || !ids.is_empty(),
             "{name}: an empty page proves little"
         );
         page.total_count()

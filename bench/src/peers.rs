@@ -61,10 +61,12 @@ impl Sqlite {
     /// The schema and the indexes a competent engineer would add for these
     /// queries: job_id unique (ids, status changes); (app, status,
     /// create_time) for status pages and counts; (app, owner, create_time)
-    /// for a user's pages; (app, create_time) for pages of all statuses and
-    /// `COUNT(*)` of an app; (status_time) for retention. (Every SQLite
-    /// index ends with the rowid, `seq`, which breaks ties.) `ANALYZE` runs
-    /// after loading, so the planner picks them well.
+    /// for a user's pages; (app, job_action, create_time) for an action's
+    /// pages; (app, create_time) for pages of all statuses and `COUNT(*)`
+    /// of an app; (status_time) for retention; and a table of (resource id,
+    /// seq) for the `cluster` filter. (Every SQLite index ends with the
+    /// rowid, `seq`, which breaks ties.) `ANALYZE` runs after loading, so
+    /// the planner picks them well.
     pub fn new() -> Sqlite {
         let db = Connection::open_in_memory().expect("in-memory SQLite");
         db.execute_batch(
@@ -85,8 +87,14 @@ impl Sqlite {
              );
              CREATE INDEX jobs_app_status ON jobs (app, status, create_time);
              CREATE INDEX jobs_app_owner ON jobs (app, owner, create_time);
+             CREATE INDEX jobs_app_action ON jobs (app, job_action, create_time);
              CREATE INDEX jobs_app_time ON jobs (app, create_time);
-             CREATE INDEX jobs_retention ON jobs (status_time);",
+             CREATE INDEX jobs_retention ON jobs (status_time);
+             CREATE TABLE job_resources (
+                 resource_id TEXT NOT NULL,
+                 seq INTEGER NOT NULL,
+                 PRIMARY KEY (resource_id, seq)
+             ) WITHOUT ROWID;",
         )
         .expect("schema");
         Sqlite { db }
@@ -102,9 +110,12 @@ impl Sqlite {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .expect("insert statement");
+            let mut involve = tx
+                .prepare_cached("INSERT INTO job_resources (resource_id, seq) VALUES (?1, ?2)")
+                .expect("resource statement");
             for job in jobs {
-                insert
-                    .execute(rusqlite::params![
+                let seq = insert
+                    .insert(rusqlite::params![
                         job.job_id,
                         job.app,
                         job.owner,
@@ -119,6 +130,11 @@ impl Sqlite {
                         serde_json::to_string(&job.extras).expect("extras"),
                     ])
                     .expect("insert");
+                for id in job.involved_resources() {
+                    involve
+                        .execute(rusqlite::params![id, seq])
+                        .expect("insert resource");
+                }
             }
         }
         tx.commit().expect("commit");
@@ -141,6 +157,10 @@ impl Sqlite {
                 filter.push_str(&format!(" AND {column} = ?"));
                 args.push(Value::Text(value.to_owned()));
             }
+        }
+        if let Some(cluster) = query.cluster() {
+            filter.push_str(" AND seq IN (SELECT seq FROM job_resources WHERE resource_id = ?)");
+            args.push(Value::Text(cluster.to_owned()));
         }
         let statuses: Vec<Status> = query.statuses().collect();
         if !statuses.is_empty() {
@@ -215,6 +235,14 @@ impl Sqlite {
     }
 
     pub fn prune_finished(&self, before: DateTime<Utc>) -> usize {
+        self.db
+            .prepare_cached(
+                "DELETE FROM job_resources WHERE seq IN (SELECT seq FROM jobs \
+                 WHERE status_time < ?1 AND status IN ('successful', 'failed'))",
+            )
+            .expect("delete statement")
+            .execute([nanos(before)])
+            .expect("delete");
         self.db
             .prepare_cached(
                 "DELETE FROM jobs WHERE status_time < ?1 AND status IN ('successful', 'failed')",
