@@ -68,6 +68,8 @@ pub struct JobStore {
     names: Interner,
     apps: SymMap<AppIndex>,
     max_jobs: usize,
+    /// How many changes have succeeded.
+    revision: u64,
 }
 
 impl Default for JobStore {
@@ -110,7 +112,34 @@ impl JobStore {
             names: Interner::default(),
             apps: SymMap::default(),
             max_jobs: max_jobs.min(JobStore::MAX_JOBS),
+            revision: 0,
         }
+    }
+
+    /// The store's revision: 0 when new, plus one for every change that
+    /// succeeds (an insert, a status change, a failure, a prune that drops
+    /// at least one job). A refused change and a no-op (setting the status
+    /// a job already has, a prune that drops nothing) leave it as it is, so
+    /// two stores that made the same changes have the same revision, and a
+    /// reader can say exactly which state it read.
+    ///
+    /// ```
+    /// use joblog::{Job, JobStore, Status};
+    ///
+    /// let mut store = JobStore::new();
+    /// assert_eq!(store.revision(), 0);
+    /// let at = "2018-03-04T05:37:58Z".parse()?;
+    /// let job = Job::new("j-1", "app-1", "usr-1", "RunJob", Status::Pending, at);
+    /// store.insert(job.clone())?;
+    /// assert!(store.insert(job).is_err()); // refused: no change
+    /// store.set_status("j-1", Status::Pending, at)?; // a no-op
+    /// assert_eq!(store.revision(), 1);
+    /// store.set_status("j-1", Status::Working, at)?;
+    /// assert_eq!(store.revision(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
 
     /// How many jobs are stored.
@@ -206,6 +235,7 @@ impl JobStore {
         let resources = involved_resources(&job.resource_ids, &job.resources);
         self.index(pos, &record, &resources);
         self.records.push(record);
+        self.revision += 1;
         Ok(())
     }
 
@@ -323,6 +353,7 @@ impl JobStore {
         }
         record.status = status;
         record.status_time = at_key;
+        self.revision += 1;
         Ok(())
     }
 
@@ -420,6 +451,7 @@ impl JobStore {
             self.ids
                 .shrink_to_fit(|pos| hasher.hash_one(records[*pos as usize].job_id()));
         }
+        self.revision += 1;
         dropped
     }
 
@@ -437,6 +469,13 @@ impl JobStore {
     /// A description of the first difference found.
     #[doc(hidden)]
     pub fn check_invariants(&self) -> Result<(), String> {
+        if self.revision < self.records.len() as u64 {
+            return Err(format!(
+                "revision {} is below the {} jobs held",
+                self.revision,
+                self.records.len()
+            ));
+        }
         if self.ids.len() != self.records.len() {
             return Err(format!(
                 "{} ids, {} records",

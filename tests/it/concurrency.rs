@@ -1,13 +1,14 @@
 //! One store shared behind `RwLock` by reader and writer threads.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
 
+use joblog::chrono::{DateTime, Utc};
 use joblog::{Caller, Job, JobStore, Order, Query, SortKey, Status};
 
-use crate::at;
+use crate::{at, naive};
 
 const WRITERS: usize = 2;
 const READERS: usize = 3;
@@ -29,29 +30,66 @@ fn writer_job(w: usize, i: usize) -> Job {
     job
 }
 
+/// A change a writer made, logged with the revision it produced.
+#[derive(Clone, Debug)]
+enum Change {
+    Insert(Box<Job>),
+    Status(String, Status, DateTime<Utc>),
+    Fail(String, DateTime<Utc>),
+    Prune(DateTime<Utc>),
+}
+
+impl Change {
+    /// Makes the change; says whether it changed the store.
+    fn apply(&self, store: &mut JobStore) -> bool {
+        let before = store.revision();
+        match self {
+            Change::Insert(job) => store.insert((**job).clone()).unwrap(),
+            Change::Status(id, status, at) => store.set_status(id, *status, *at).unwrap(),
+            Change::Fail(id, at) => store.fail(id, *at, "E1").unwrap(),
+            Change::Prune(before) => {
+                store.prune_finished(*before);
+            }
+        }
+        store.revision() != before
+    }
+}
+
+/// The changes in the order they were made, each with its revision.
+type Log = Mutex<Vec<(u64, Change)>>;
+
+/// Makes one change under the write lock and logs it there, so the log's
+/// order is the revisions' order.
+fn write(store: &RwLock<JobStore>, log: &Log, change: Change) {
+    let mut guard = store.write().unwrap();
+    if change.apply(&mut guard) {
+        log.lock().unwrap().push((guard.revision(), change));
+    }
+}
+
 /// What writer `w` does, in order: insert everything, move every job
 /// along, and prune now and then. The prunes can only drop the old jobs
 /// loaded before the threads start, so the final state does not depend on
 /// how the threads interleave.
-fn writes(store: &RwLock<JobStore>, w: usize) {
+fn writes(store: &RwLock<JobStore>, log: &Log, w: usize) {
     for i in 0..JOBS_PER_WRITER {
-        store.write().unwrap().insert(writer_job(w, i)).unwrap();
+        write(store, log, Change::Insert(Box::new(writer_job(w, i))));
         if i % 50 == 0 {
-            store.write().unwrap().prune_finished(at(500));
+            write(store, log, Change::Prune(at(500)));
         }
     }
     for i in 0..JOBS_PER_WRITER {
         let id = format!("j-{w}-{i}");
-        let mut guard = store.write().unwrap();
-        guard
-            .set_status(&id, Status::Working, at(2_000 + i as i64))
-            .unwrap();
+        write(
+            store,
+            log,
+            Change::Status(id.clone(), Status::Working, at(2_000 + i as i64)),
+        );
+        let done = at(3_000 + i as i64);
         if i % 3 == 0 {
-            guard.fail(&id, at(3_000 + i as i64), "E1").unwrap();
+            write(store, log, Change::Fail(id, done));
         } else {
-            guard
-                .set_status(&id, Status::Successful, at(3_000 + i as i64))
-                .unwrap();
+            write(store, log, Change::Status(id, Status::Successful, done));
         }
     }
 }
@@ -120,115 +158,117 @@ fn queries() -> Vec<(Caller, Query)> {
     all
 }
 
-/// Checks an answer against the promises every answer keeps.
-fn consistent(caller: &Caller, query: &Query, store: &JobStore) -> Result<(), String> {
-    let page = store.describe(caller, query).map_err(|e| e.to_string())?;
-    let jobs = page.jobs();
-    if (jobs.len() as u64) > page.total_count() || jobs.len() as u64 > query.page_limit() {
-        return Err(format!(
-            "{} jobs but total {}",
-            jobs.len(),
-            page.total_count()
-        ));
-    }
-    let mut ids = HashSet::new();
-    let printed = query.to_string();
-    let by_status_time = printed.contains("sort_key=status_time");
-    let newest_first = printed.contains("reverse=1");
-    let statuses: Vec<Status> = query.statuses().collect();
-    for (i, job) in jobs.iter().enumerate() {
-        if !ids.insert(job.job_id()) {
-            return Err(format!("{} twice", job.job_id()));
-        }
-        let wrong = job.app() != query.app()
-            || (!caller.is_admin() && job.owner() != caller.user_id())
-            || (!statuses.is_empty() && !statuses.contains(&job.status()))
-            || (printed.contains("owner=usr-2") && job.owner() != "usr-2")
-            || (printed.contains("job_action=Stop") && job.job_action() != "Stop")
-            || (printed.contains("cluster=cl-3") && job.resource_ids() != "cl-3");
-        if wrong {
-            return Err(format!("{} does not meet {printed}", job.job_id()));
-        }
-        if let Some(next) = jobs.get(i + 1) {
-            let time = |j: &joblog::JobRef<'_>| {
-                if by_status_time {
-                    j.status_time()
-                } else {
-                    j.create_time()
-                }
-            };
-            let in_order = if newest_first {
-                time(job) >= time(next)
-            } else {
-                time(job) <= time(next)
-            };
-            if !in_order {
-                return Err(format!(
-                    "{} and {} out of order",
-                    job.job_id(),
-                    next.job_id()
-                ));
-            }
-        }
-    }
-    Ok(())
+/// What one reader saw: which query, at which revision, and the answer.
+struct Seen {
+    query: usize,
+    revision: u64,
+    total_count: u64,
+    ids: Vec<String>,
 }
 
+/// Answers the query and notes the revision it was answered at.
+fn read(store: &JobStore, query: usize, (caller, asked): &(Caller, Query)) -> Seen {
+    let page = store.describe(caller, asked).unwrap();
+    Seen {
+        query,
+        revision: store.revision(),
+        total_count: page.total_count(),
+        ids: page
+            .jobs()
+            .iter()
+            .map(|job| job.job_id().to_owned())
+            .collect(),
+    }
+}
+
+/// Every reader's answer is exactly the plain model's answer for the
+/// state at the revision the reader read: the writes are replayed from the
+/// log in revision order, and each answer is compared at its revision.
 #[test]
 fn readers_and_writers_share_one_store() {
     let mut initial = JobStore::new();
     for job in old_jobs() {
         initial.insert(job).unwrap();
     }
+    let start = initial.revision();
     let store = Arc::new(RwLock::new(initial));
+    let log = Arc::new(Log::default());
     let writing = Arc::new(AtomicBool::new(true));
     let readers: Vec<_> = (0..READERS)
         .map(|r| {
             let store = Arc::clone(&store);
             let writing = Arc::clone(&writing);
-            thread::spawn(move || -> Result<usize, String> {
+            thread::spawn(move || {
                 let queries = queries();
-                let mut asked = 0;
-                while writing.load(Ordering::Relaxed) && asked < MAX_QUERIES_PER_READER {
-                    let (caller, query) = &queries[(asked * 7 + r) % queries.len()];
-                    consistent(caller, query, &store.read().unwrap())?;
-                    asked += 1;
+                let mut seen = Vec::new();
+                while writing.load(Ordering::Relaxed) && seen.len() < MAX_QUERIES_PER_READER {
+                    let query = (seen.len() * 7 + r) % queries.len();
+                    seen.push(read(&store.read().unwrap(), query, &queries[query]));
                 }
-                Ok(asked)
+                seen
             })
         })
         .collect();
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
-            let store = Arc::clone(&store);
-            thread::spawn(move || writes(&store, w))
+            let (store, log) = (Arc::clone(&store), Arc::clone(&log));
+            thread::spawn(move || writes(&store, &log, w))
         })
         .collect();
     for writer in writers {
         writer.join().unwrap();
     }
     writing.store(false, Ordering::Relaxed);
+    let mut by_revision: HashMap<u64, Vec<Seen>> = HashMap::new();
     for reader in readers {
-        let asked = reader.join().unwrap().unwrap();
-        assert!(asked > 0);
+        let seen = reader.join().unwrap();
+        assert!(!seen.is_empty());
+        for answer in seen {
+            by_revision.entry(answer.revision).or_default().push(answer);
+        }
     }
-
-    // The same writes, one after the other.
-    let mut sequential = JobStore::new();
-    for job in old_jobs() {
-        sequential.insert(job).unwrap();
-    }
-    let sequential = RwLock::new(sequential);
-    for w in 0..WRITERS {
-        writes(&sequential, w);
-    }
-    let sorted = |store: &JobStore| {
-        let mut jobs = crate::dump(store);
-        jobs.sort_by(|a, b| a.job_id.cmp(&b.job_id));
-        jobs
-    };
     let shared = store.read().unwrap();
     shared.check_invariants().unwrap();
     assert_eq!(shared.len(), WRITERS * JOBS_PER_WRITER);
-    assert_eq!(sorted(&shared), sorted(&sequential.read().unwrap()));
+
+    // Replay: one store, the log's changes in order; at each revision a
+    // reader saw, the model (the replayed jobs, answered naively) must give
+    // the reader's answer.
+    let log = log.lock().unwrap();
+    let revisions: Vec<u64> = log.iter().map(|(revision, _)| *revision).collect();
+    let want: Vec<u64> = (start + 1..=shared.revision()).collect();
+    assert_eq!(
+        revisions, want,
+        "every change is one revision, none lost or doubled"
+    );
+    let queries = queries();
+    let mut replay = JobStore::new();
+    for job in old_jobs() {
+        replay.insert(job).unwrap();
+    }
+    let mut compared = 0;
+    let mut check = |replay: &JobStore| {
+        let jobs = crate::dump(replay);
+        for seen in by_revision.get(&replay.revision()).into_iter().flatten() {
+            let (caller, query) = &queries[seen.query];
+            let (total, page) = naive::describe(&jobs, caller, query).unwrap();
+            let ids: Vec<&str> = page.iter().map(|job| job.job_id.as_str()).collect();
+            assert_eq!(
+                (seen.total_count, &seen.ids),
+                (total, &ids.iter().map(|id| id.to_string()).collect()),
+                "{query} at revision {}",
+                seen.revision
+            );
+            compared += 1;
+        }
+    };
+    check(&replay);
+    for (revision, change) in log.iter() {
+        assert!(change.apply(&mut replay));
+        assert_eq!(replay.revision(), *revision);
+        check(&replay);
+    }
+    let answers: usize = by_revision.values().map(Vec::len).sum();
+    assert_eq!(compared, answers, "every answer was compared");
+    assert_eq!(crate::dump(&replay), crate::dump(&shared));
 }

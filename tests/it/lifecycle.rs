@@ -214,3 +214,37 @@ fn many_prunes_compact_the_store() {
     let ids: Vec<&str> = page.jobs().iter().map(|j| j.job_id()).collect();
     assert_eq!(ids, ["j-290", "j-280", "j-270"]);
 }
+
+/// SPEC §9: 0 when empty, one for each change that succeeds; a refused
+/// change or a no-op leaves it as it is.
+#[test]
+fn the_revision_counts_the_changes_that_succeed() {
+    let mut store = JobStore::new();
+    assert_eq!(store.revision(), 0);
+    store.insert(job("j-1", "app-1", "usr-1", 0)).unwrap();
+    store.insert(job("j-2", "app-1", "usr-1", 1)).unwrap();
+    assert_eq!(store.revision(), 2);
+    // Refused: a duplicate, an invalid record, an unknown id, a forbidden
+    // move, a back-dated move.
+    assert!(store.insert(job("j-1", "app-1", "usr-1", 0)).is_err());
+    assert!(store.insert(job("j 3", "app-1", "usr-1", 0)).is_err());
+    assert!(store.set_status("j-9", Status::Working, at(5)).is_err());
+    assert!(store.set_status("j-1", Status::Working, at(-5)).is_err());
+    store.set_status("j-2", Status::Successful, at(5)).unwrap();
+    assert_eq!(store.revision(), 3);
+    assert!(store.set_status("j-2", Status::Working, at(6)).is_err());
+    // No-ops: the status it has, a repeated failure, a prune of nothing.
+    store.set_status("j-1", Status::Pending, at(9)).unwrap();
+    store.set_status("j-2", Status::Successful, at(9)).unwrap();
+    assert_eq!(store.prune_finished(at(0)), 0);
+    assert_eq!(store.revision(), 3);
+    store.fail("j-1", at(7), "E1").unwrap();
+    store.fail("j-1", at(8), "E2").unwrap();
+    assert_eq!(store.revision(), 4);
+    // A prune that drops two jobs is one change.
+    assert_eq!(store.prune_finished(at(100)), 2);
+    assert_eq!(store.revision(), 5);
+    assert!(store.is_empty());
+    // A clone carries the revision.
+    assert_eq!(store.clone().revision(), 5);
+}
