@@ -112,6 +112,69 @@ pub enum ErrorKind {
         /// How many jobs it holds.
         capacity: usize,
     },
+    /// [`JobStore::apply`]: the event is further ahead than the store's
+    /// next revision, so events in between are missing (5000: the
+    /// embedder's log and store disagree; no API caller caused it).
+    ///
+    /// [`JobStore::apply`]: crate::JobStore::apply
+    EventGap {
+        /// The store's revision.
+        revision: u64,
+        /// The event's revision.
+        event: u64,
+    },
+    /// [`JobStore::apply`]: the event's change cannot be made here, so the
+    /// store and the log that made the event have diverged (5000).
+    Diverged {
+        /// The event's revision.
+        event: u64,
+        /// What differs.
+        divergence: Divergence,
+    },
+}
+
+/// How a store and a log have diverged ([`ErrorKind::Diverged`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Divergence {
+    /// The event inserts a job whose id the store already holds.
+    DuplicateJob {
+        /// The id.
+        job_id: String,
+    },
+    /// The event moves a job the store does not hold.
+    UnknownJob {
+        /// The id.
+        job_id: String,
+    },
+    /// The event moves a job in a way the lifecycle forbids from the
+    /// job's status here.
+    InvalidTransition {
+        /// The job's id.
+        job_id: String,
+        /// Its status here.
+        from: Status,
+        /// The status the event moves it to.
+        to: Status,
+    },
+    /// The event sets the status the job already has here: no change,
+    /// where the log recorded one.
+    NoChange {
+        /// The job's id.
+        job_id: String,
+        /// The status it has.
+        status: Status,
+    },
+    /// The event's prune drops a different number of jobs here.
+    PruneCount {
+        /// How many it would drop here.
+        here: usize,
+        /// How many the event says it dropped.
+        logged: usize,
+    },
+    /// The event's change breaks a rule here: an invalid record, a
+    /// back-dated move, a full store.
+    Refused(Box<Error>),
 }
 
 impl Error {
@@ -144,7 +207,10 @@ impl Error {
 
     /// The API's `ret_code`: 1100 for a malformed request or record, 1400
     /// for a forbidden view or change, 2100 for ids that are not there, 2500
-    /// for a full store.
+    /// for a full store, 5000 (`InternalError`) for a store and a change
+    /// log that disagree ([`JobStore::apply`]).
+    ///
+    /// [`JobStore::apply`]: crate::JobStore::apply
     pub fn ret_code(&self) -> u32 {
         match self.kind() {
             ErrorKind::MissingParameter { .. }
@@ -156,6 +222,7 @@ impl Error {
             ErrorKind::PermissionDenied { .. } | ErrorKind::InvalidTransition { .. } => 1400,
             ErrorKind::JobsNotFound { .. } | ErrorKind::JobNotFound { .. } => 2100,
             ErrorKind::StoreFull { .. } => 2500,
+            ErrorKind::EventGap { .. } | ErrorKind::Diverged { .. } => 5000,
         }
     }
 
@@ -165,7 +232,8 @@ impl Error {
             1100 => "ParameterError",
             1400 => "PermissionDenied",
             2100 => "ResourceNotFound",
-            _ => "QuotaExceeded",
+            2500 => "QuotaExceeded",
+            _ => "InternalError",
         }
     }
 }
@@ -200,7 +268,14 @@ impl fmt::Display for Shown<'_> {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}, ", self.prefix())?;
-        match self.kind() {
+        self.kind().fmt_message(f)
+    }
+}
+
+impl ErrorKind {
+    /// The message without its prefix.
+    fn fmt_message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             ErrorKind::MissingParameter { parameter } => {
                 write!(f, "missing required parameter [{}]", Shown(parameter))
             }
@@ -276,6 +351,46 @@ impl fmt::Display for Error {
             ),
             ErrorKind::StoreFull { capacity } => {
                 write!(f, "the store is full: it holds at most {capacity} jobs")
+            }
+            ErrorKind::EventGap { revision, event } => write!(
+                f,
+                "event {event} is not the next one: the store is at revision {revision}, \
+                 so events {} to {} are missing",
+                revision + 1,
+                event - 1
+            ),
+            ErrorKind::Diverged { event, divergence } => {
+                write!(f, "event {event} diverges from this store: ")?;
+                match divergence {
+                    Divergence::DuplicateJob { job_id } => {
+                        write!(
+                            f,
+                            "it inserts job [{}], which is already stored",
+                            Shown(job_id)
+                        )
+                    }
+                    Divergence::UnknownJob { job_id } => {
+                        write!(f, "it moves job [{}], which is not stored", Shown(job_id))
+                    }
+                    Divergence::InvalidTransition { job_id, from, to } => write!(
+                        f,
+                        "it moves job [{}] to {to}, which is {from} here and cannot become {to}",
+                        Shown(job_id)
+                    ),
+                    Divergence::NoChange { job_id, status } => write!(
+                        f,
+                        "it moves job [{}] to {status}, which it already is here",
+                        Shown(job_id)
+                    ),
+                    Divergence::PruneCount { here, logged } => write!(
+                        f,
+                        "its prune dropped {logged} jobs, and would drop {here} here"
+                    ),
+                    Divergence::Refused(err) => {
+                        f.write_str("its change is refused here: ")?;
+                        err.kind().fmt_message(f)
+                    }
+                }
             }
         }
     }

@@ -21,7 +21,11 @@ use crate::time::{format_timestamp, timestamp, to_nanos};
 /// rule of [`Job::validate`].
 ///
 /// Timestamps are read as RFC 3339 in any offset, kept in UTC with full
-/// precision, and written as `YYYY-MM-DDThh:mm:ssZ`.
+/// precision, and written in UTC with every fraction digit they have
+/// ([`timestamp::precise`]), so a serialized job reads back identical. (The
+/// API's answer writes whole seconds, `YYYY-MM-DDThh:mm:ssZ`.)
+///
+/// [`timestamp::precise`]: crate::timestamp::precise
 ///
 /// ```
 /// use joblog::{Job, Status};
@@ -50,12 +54,12 @@ pub struct Job {
     /// The API action that started the job, e.g. `CeaseResources`.
     pub job_action: String,
     /// When the job was created.
-    #[serde(with = "timestamp")]
+    #[serde(with = "timestamp::precise")]
     pub create_time: DateTime<Utc>,
     /// The user id that triggered the job (`system` for the platform).
     pub owner: String,
     /// When the status last changed; not before `create_time`.
-    #[serde(with = "timestamp")]
+    #[serde(with = "timestamp::precise")]
     pub status_time: DateTime<Utc>,
     /// Empty unless the job failed.
     pub error_codes: String,

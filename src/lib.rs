@@ -174,6 +174,7 @@
 
 mod chars;
 mod error;
+mod event;
 mod extras;
 mod job;
 mod query;
@@ -182,12 +183,13 @@ mod store;
 mod time;
 mod wire;
 
-pub use crate::error::{Error, ErrorKind};
+pub use crate::error::{Divergence, Error, ErrorKind};
+pub use crate::event::{Change, Event};
 pub use crate::extras::{Extras, MAX_EXTRAS_DEPTH};
 pub use crate::job::{Job, MAX_LONG_FIELD, MAX_RESOURCES, MAX_SHORT_FIELD};
 pub use crate::query::{Caller, Order, ParseSortKeyError, Query, QueryBuilder, SortKey};
 pub use crate::status::{ParseStatusError, Status};
-pub use crate::store::{JobRef, JobStore, Page, Plan, PlanIndex};
+pub use crate::store::{Applied, JobRef, JobStore, Page, Plan, PlanIndex};
 pub use crate::time::{ParseTimestampError, format_timestamp, parse_timestamp, timestamp};
 pub use crate::wire::{ErrorResponse, JobElement, Response};
 

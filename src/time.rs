@@ -181,6 +181,55 @@ pub mod timestamp {
         })
     }
 
+    /// Serde helpers that keep every digit: RFC 3339 in UTC with as many
+    /// fraction digits as the time needs (none for a whole second, so
+    /// `2018-03-04T05:38:00Z` stays as it is), for records that must read
+    /// back exactly: jobs in the ingest form, change events.
+    ///
+    /// ```
+    /// use joblog::chrono::{DateTime, Utc};
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Stamped {
+    ///     #[serde(with = "joblog::timestamp::precise")]
+    ///     at: DateTime<Utc>,
+    /// }
+    ///
+    /// let at: DateTime<Utc> = "2018-03-04T13:37:58.000000250+08:00".parse()?;
+    /// let json = serde_json::to_string(&Stamped { at })?;
+    /// assert_eq!(json, r#"{"at":"2018-03-04T05:37:58.000000250Z"}"#);
+    /// assert_eq!(serde_json::from_str::<Stamped>(&json)?.at, at);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub mod precise {
+        use chrono::{DateTime, SecondsFormat, Utc};
+        use serde::{Deserializer, Serializer};
+
+        /// Writes `time` in RFC 3339, UTC, with every non-zero fraction
+        /// digit.
+        ///
+        /// # Errors
+        ///
+        /// The serializer's own errors.
+        pub fn serialize<S: Serializer>(
+            time: &DateTime<Utc>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            serializer.collect_str(&time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        }
+
+        /// Reads an RFC 3339 timestamp, as [`deserialize`](super::deserialize).
+        ///
+        /// # Errors
+        ///
+        /// As [`deserialize`](super::deserialize).
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<DateTime<Utc>, D::Error> {
+            super::deserialize(deserializer)
+        }
+    }
+
     /// The same for an `Option`: `null` (or, with `#[serde(default)]`, an
     /// absent field) is `None`.
     pub mod option {

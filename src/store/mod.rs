@@ -4,8 +4,12 @@
 //! - `record`: how one job is packed ([`Record`]) and read ([`JobRef`]);
 //! - `ordered`: the ordered list behind every page and count;
 //! - `index`: what is indexed about one app;
-//! - `plan`: [`JobStore::describe`], the planner and its three plans.
+//! - `plan`: [`JobStore::describe`] and [`JobStore::explain`], the planner
+//!   and its plans;
+//! - `events`: [`JobStore::prepare`] and [`JobStore::apply`], write-ahead
+//!   and replay of change events.
 
+mod events;
 mod index;
 mod ordered;
 mod plan;
@@ -17,7 +21,8 @@ use chrono::{DateTime, Utc};
 use hashbrown::HashTable;
 
 use crate::error::{Error, ErrorKind};
-use crate::job::{Job, involved_resources, nanos};
+use crate::event::{Change, Event};
+use crate::job::{CheckedJob, Job, involved_resources, nanos, short_len};
 use crate::query::SortKey;
 use crate::status::{Status, StatusSet};
 use crate::time::{from_nanos, to_nanos};
@@ -26,8 +31,24 @@ use self::index::{AppIndex, Renumbered};
 use self::ordered::MAX_POSITIONS;
 use self::record::{Interner, Record, SymMap};
 
+pub use self::events::Applied;
 pub use self::plan::{Page, Plan, PlanIndex};
 pub use self::record::JobRef;
+
+/// A status change that passed its checks.
+struct StatusStep {
+    pos: u32,
+    /// The new `status_time` in nanoseconds.
+    at: i64,
+    /// The length of the `error_codes` recorded.
+    error_codes: u16,
+}
+
+/// A prune that passed its checks: which positions stay.
+struct PruneStep {
+    keep: Vec<bool>,
+    dropped: usize,
+}
 
 /// An in-memory store of jobs that answers `DescribeClusterJobs`.
 ///
@@ -181,7 +202,8 @@ impl JobStore {
         JobRef::new(self.record(pos), &self.names)
     }
 
-    /// Stores a new job.
+    /// Stores a new job, and hands back the event of the change (which
+    /// holds the job).
     ///
     /// # Errors
     ///
@@ -202,16 +224,15 @@ impl JobStore {
     /// assert_eq!(store.len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn insert(&mut self, job: Job) -> Result<(), Error> {
+    pub fn insert(&mut self, job: Job) -> Result<Event, Error> {
+        let checked = self.check_insert(&job)?;
+        self.commit_insert(&checked);
+        Ok(self.made(Change::Insert { job: Box::new(job) }))
+    }
+
+    /// Every check of an insert, changing nothing.
+    fn check_insert<'j>(&self, job: &'j Job) -> Result<CheckedJob<'j>, Error> {
         let checked = job.check()?;
-        if self.len() >= self.max_jobs {
-            if self.position(&job.job_id).is_some() {
-                return Err(Error::new(ErrorKind::DuplicateJob { job_id: job.job_id }));
-            }
-            return Err(Error::new(ErrorKind::StoreFull {
-                capacity: self.max_jobs,
-            }));
-        }
         // Looked up before anything is inserted: `HashTable::entry` may grow
         // the table even when the id is there, and a refusal must change
         // nothing, not even capacity.
@@ -220,6 +241,17 @@ impl JobStore {
                 job_id: job.job_id.clone(),
             }));
         }
+        if self.len() >= self.max_jobs {
+            return Err(Error::new(ErrorKind::StoreFull {
+                capacity: self.max_jobs,
+            }));
+        }
+        Ok(checked)
+    }
+
+    /// Stores a job that passed [`JobStore::check_insert`].
+    fn commit_insert(&mut self, checked: &CheckedJob<'_>) {
+        let job = checked.job;
         let (records, hasher) = (&self.records, &self.hasher);
         let rehash = |pos: &u32| hasher.hash_one(records[*pos as usize].job_id());
         // `max_jobs` keeps positions below MAX_POSITIONS.
@@ -227,7 +259,7 @@ impl JobStore {
         self.ids
             .insert_unique(hasher.hash_one(&job.job_id), pos, rehash);
         let record = Record::new(
-            &checked,
+            checked,
             self.names.intern(&job.app),
             self.names.intern(&job.owner),
             self.names.intern(&job.job_action),
@@ -236,7 +268,14 @@ impl JobStore {
         self.index(pos, &record, &resources);
         self.records.push(record);
         self.revision += 1;
-        Ok(())
+    }
+
+    /// The event of the change just made.
+    fn made(&self, change: Change) -> Event {
+        Event {
+            revision: self.revision,
+            change,
+        }
     }
 
     /// Adds a packed job at `pos` to the app's indexes.
@@ -247,10 +286,12 @@ impl JobStore {
             .insert(pos, record, resources);
     }
 
-    /// Moves a job to `status`, at time `at` (its new `status_time`).
+    /// Moves a job to `status`, at time `at` (its new `status_time`), and
+    /// hands back the event of the change.
     ///
     /// Setting the status the job already has is a no-op that succeeds
-    /// (events may be delivered twice), whatever `at` says.
+    /// (events may be delivered twice), whatever `at` says: it is no
+    /// change, so it makes no event (`None`) and leaves the revision.
     ///
     /// # Errors
     ///
@@ -282,14 +323,15 @@ impl JobStore {
         job_id: &str,
         status: Status,
         at: DateTime<Utc>,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Event>, Error> {
         self.change_status(job_id, status, at, "")
     }
 
-    /// Marks a job `failed` at time `at`, recording its `error_codes`.
+    /// Marks a job `failed` at time `at`, recording its `error_codes`, and
+    /// hands back the event of the change.
     ///
     /// A job that has already failed keeps its first `error_codes` (the
-    /// repeated event is a no-op).
+    /// repeated call is a no-op: `None`).
     ///
     /// # Errors
     ///
@@ -310,7 +352,7 @@ impl JobStore {
         job_id: &str,
         at: DateTime<Utc>,
         error_codes: &str,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Event>, Error> {
         self.change_status(job_id, Status::Failed, at, error_codes)
     }
 
@@ -320,15 +362,36 @@ impl JobStore {
         status: Status,
         at: DateTime<Utc>,
         error_codes: &str,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Event>, Error> {
+        let Some(step) = self.check_status(job_id, status, at, error_codes)? else {
+            return Ok(None);
+        };
+        self.commit_status(step, status, error_codes);
+        Ok(Some(self.made(Change::Status {
+            job_id: job_id.to_owned(),
+            status,
+            at,
+            error_codes: error_codes.to_owned(),
+        })))
+    }
+
+    /// Every check of a status change, changing nothing: `None` for a
+    /// no-op (the job has that status already).
+    fn check_status(
+        &self,
+        job_id: &str,
+        status: Status,
+        at: DateTime<Utc>,
+        error_codes: &str,
+    ) -> Result<Option<StatusStep>, Error> {
         let Some(pos) = self.position(job_id) else {
             return Err(Error::new(ErrorKind::JobNotFound {
                 job_id: job_id.to_owned(),
             }));
         };
-        let record = &mut self.records[pos as usize];
+        let record = self.record(pos);
         if record.status == status {
-            return Ok(());
+            return Ok(None);
         }
         if !record.status.can_become(status) {
             return Err(Error::new(ErrorKind::InvalidTransition {
@@ -345,21 +408,39 @@ impl JobStore {
                 at,
             }));
         }
-        if status == Status::Failed && !error_codes.is_empty() {
-            record.set_error_codes(error_codes)?;
+        if status != Status::Failed && !error_codes.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidField {
+                field: "error_codes",
+                value: error_codes.to_owned(),
+                reason: "must be empty unless the job failed".to_owned(),
+            }));
+        }
+        Ok(Some(StatusStep {
+            pos,
+            at: at_key,
+            error_codes: short_len("error_codes", error_codes)?,
+        }))
+    }
+
+    /// Makes a status change that passed [`JobStore::check_status`].
+    fn commit_status(&mut self, step: StatusStep, status: Status, error_codes: &str) {
+        let record = &mut self.records[step.pos as usize];
+        if !error_codes.is_empty() {
+            record.set_error_codes(error_codes, step.error_codes);
         }
         if let Some(app) = self.apps.get_mut(&record.app) {
-            app.change_status(pos, record, status, at_key);
+            app.change_status(step.pos, record, status, step.at);
         }
         record.status = status;
-        record.status_time = at_key;
+        record.status_time = step.at;
         self.revision += 1;
-        Ok(())
     }
 
     /// Drops the finished jobs (`successful` or `failed`) whose
-    /// `status_time` is before `before`, and says how many went. Jobs still
-    /// `pending` or `working` are never dropped.
+    /// `status_time` is before `before`, and hands back the event of the
+    /// change, which says how many went ([`Event::dropped`]). A prune that
+    /// drops nothing is no change: `None`, and the revision stays. Jobs
+    /// still `pending` or `working` are never dropped.
     ///
     /// The jobs that stay are renumbered, so a prune that drops anything
     /// costs time linear in the store's size: a call for periodic
@@ -372,21 +453,28 @@ impl JobStore {
     /// let at = "2018-03-04T05:37:58Z".parse()?;
     /// store.insert(Job::new("j-1", "app-1", "usr-1", "RunJob", Status::Successful, at))?;
     /// store.insert(Job::new("j-2", "app-1", "usr-1", "RunJob", Status::Working, at))?;
-    /// assert_eq!(store.prune_finished("2019-01-01T00:00:00Z".parse()?), 1);
+    /// let event = store.prune_finished("2019-01-01T00:00:00Z".parse()?);
+    /// assert_eq!(event.map(|event| event.dropped()), Some(1));
     /// assert!(store.get("j-1").is_none());
     /// assert!(store.get("j-2").is_some());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn prune_finished(&mut self, before: DateTime<Utc>) -> usize {
+    pub fn prune_finished(&mut self, before: DateTime<Utc>) -> Option<Event> {
+        let step = self.check_prune(before)?;
+        let dropped = step.dropped;
+        self.commit_prune(step);
+        Some(self.made(Change::Prune { before, dropped }))
+    }
+
+    /// Which jobs a prune would drop, changing nothing: `None` when it
+    /// drops none.
+    fn check_prune(&self, before: DateTime<Utc>) -> Option<PruneStep> {
         // The latest status_time that goes, inclusive: a cut-off past the
         // range of stored times takes every finished job, the one at the
         // last representable instant too.
         let last = match to_nanos(before) {
-            Some(cutoff) => match cutoff.checked_sub(1) {
-                Some(last) => last,
-                None => return 0,
-            },
-            None if before < DateTime::UNIX_EPOCH => return 0,
+            Some(cutoff) => cutoff.checked_sub(1)?,
+            None if before < DateTime::UNIX_EPOCH => return None,
             None => i64::MAX,
         };
         let mut keep = vec![true; self.len()];
@@ -401,9 +489,11 @@ impl JobStore {
                 dropped += 1;
             }
         }
-        if dropped == 0 {
-            return 0;
-        }
+        (dropped > 0).then_some(PruneStep { keep, dropped })
+    }
+
+    /// Drops the jobs a [`JobStore::check_prune`] marked.
+    fn commit_prune(&mut self, PruneStep { keep, .. }: PruneStep) {
         let mut next = 0;
         let moved = Renumbered {
             to: keep
@@ -452,7 +542,6 @@ impl JobStore {
                 .shrink_to_fit(|pos| hasher.hash_one(records[*pos as usize].job_id()));
         }
         self.revision += 1;
-        dropped
     }
 
     /// How many ids the id table has room for without growing; for the

@@ -16,9 +16,8 @@ use hashbrown::HashTable;
 use indexmap::IndexMap;
 
 use super::index::Renumbered;
-use crate::error::Error;
 use crate::extras::Extras;
-use crate::job::{CheckedJob, FieldLens, Job, involved_resources, short_len};
+use crate::job::{CheckedJob, FieldLens, Job, involved_resources};
 use crate::status::Status;
 use crate::time::from_nanos;
 
@@ -221,16 +220,9 @@ impl Record {
         self.part(Part::JobId)
     }
 
-    /// Replaces `error_codes`, keeping the other parts.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::InvalidField`] when `error_codes` passes 64 KiB; the
-    /// record is unchanged.
-    ///
-    /// [`ErrorKind::InvalidField`]: crate::ErrorKind::InvalidField
-    pub(super) fn set_error_codes(&mut self, error_codes: &str) -> Result<(), Error> {
-        let len = short_len("error_codes", error_codes)?;
+    /// Replaces `error_codes` (of length `len`, checked by the caller),
+    /// keeping the other parts.
+    pub(super) fn set_error_codes(&mut self, error_codes: &str, len: u16) {
         let parts = [
             self.part(Part::JobId),
             self.part(Part::Directive),
@@ -241,7 +233,6 @@ impl Record {
         ];
         self.text = concat(parts);
         self.lens.error_codes = len;
-        Ok(())
     }
 
     /// Every resource id the job involves, as [`Job::involved_resources`]

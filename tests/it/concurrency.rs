@@ -44,9 +44,9 @@ impl Change {
     fn apply(&self, store: &mut JobStore) -> bool {
         let before = store.revision();
         match self {
-            Change::Insert(job) => store.insert((**job).clone()).unwrap(),
-            Change::Status(id, status, at) => store.set_status(id, *status, *at).unwrap(),
-            Change::Fail(id, at) => store.fail(id, *at, "E1").unwrap(),
+            Change::Insert(job) => drop(store.insert((**job).clone()).unwrap()),
+            Change::Status(id, status, at) => drop(store.set_status(id, *status, *at).unwrap()),
+            Change::Fail(id, at) => drop(store.fail(id, *at, "E1").unwrap()),
             Change::Prune(before) => {
                 store.prune_finished(*before);
             }

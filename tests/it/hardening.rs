@@ -96,20 +96,43 @@ fn prune_reaches_both_ends_of_the_time_range() {
     store.insert(finished_at("j-last", last)).unwrap();
     // A cut-off at the first instant drops nothing (strictly before), one
     // a nanosecond later drops the first job.
-    assert_eq!(store.prune_finished(first), 0);
-    assert_eq!(store.prune_finished(first + Duration::nanoseconds(1)), 1);
+    assert_eq!(
+        store
+            .prune_finished(first)
+            .map_or(0, |event| event.dropped()),
+        0
+    );
+    assert_eq!(
+        store
+            .prune_finished(first + Duration::nanoseconds(1))
+            .map_or(0, |event| event.dropped()),
+        1
+    );
     assert!(store.get("j-first").is_none());
     // The last instant: a cut-off at it keeps the job, one past the range
     // of stored times drops it.
-    assert_eq!(store.prune_finished(last), 0);
+    assert_eq!(
+        store
+            .prune_finished(last)
+            .map_or(0, |event| event.dropped()),
+        0
+    );
     let far = "3000-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
-    assert_eq!(store.prune_finished(far), 1);
+    assert_eq!(
+        store.prune_finished(far).map_or(0, |event| event.dropped()),
+        1
+    );
     assert!(store.is_empty());
     store.check_invariants().unwrap();
     // A cut-off before the range drops nothing.
     store.insert(finished_at("j-first", first)).unwrap();
     let ancient = "1000-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
-    assert_eq!(store.prune_finished(ancient), 0);
+    assert_eq!(
+        store
+            .prune_finished(ancient)
+            .map_or(0, |event| event.dropped()),
+        0
+    );
 }
 
 fn two_owners() -> JobStore {

@@ -30,10 +30,23 @@ fn the_lifecycle_allows_exactly_its_moves() {
             store.check_invariants().unwrap();
             let job = store.get("j-1").unwrap();
             if from == to {
-                assert_eq!(result, Ok(()), "{from} -> {to}");
+                assert_eq!(result, Ok(None), "{from} -> {to}: no event");
                 assert_eq!(dump(&store), before, "same status is a no-op");
             } else if allowed.contains(&(from, to)) {
-                assert_eq!(result, Ok(()), "{from} -> {to}");
+                let event = result.unwrap().expect("a change makes an event");
+                assert_eq!(
+                    (event.revision, event.change),
+                    (
+                        2,
+                        joblog::Change::Status {
+                            job_id: "j-1".into(),
+                            status: to,
+                            at: at(5),
+                            error_codes: String::new()
+                        }
+                    ),
+                    "{from} -> {to}"
+                );
                 assert_eq!((job.status(), job.status_time()), (to, at(5)));
             } else {
                 let err = result.unwrap_err();
@@ -162,7 +175,12 @@ fn prune_drops_only_finished_jobs_before_the_cut_off() {
         edge.status = status;
         store.insert(edge).unwrap();
     }
-    assert_eq!(store.prune_finished(at(10)), 2);
+    assert_eq!(
+        store
+            .prune_finished(at(10))
+            .map_or(0, |event| event.dropped()),
+        2
+    );
     store.check_invariants().unwrap();
     let mut left: Vec<&str> = store.iter().map(|j| j.job_id()).collect();
     left.sort_unstable();
@@ -172,11 +190,15 @@ fn prune_drops_only_finished_jobs_before_the_cut_off() {
     );
     // Nothing before the epoch of time; everything finished before the end.
     assert_eq!(
-        store.prune_finished(joblog::parse_timestamp("1000-01-01T00:00:00Z").unwrap()),
+        store
+            .prune_finished(joblog::parse_timestamp("1000-01-01T00:00:00Z").unwrap())
+            .map_or(0, |event| event.dropped()),
         0
     );
     assert_eq!(
-        store.prune_finished(joblog::parse_timestamp("9999-01-01T00:00:00Z").unwrap()),
+        store
+            .prune_finished(joblog::parse_timestamp("9999-01-01T00:00:00Z").unwrap())
+            .map_or(0, |event| event.dropped()),
         2
     );
     store.check_invariants().unwrap();
@@ -200,9 +222,19 @@ fn many_prunes_compact_the_store() {
         }
         store.insert(job).unwrap();
     }
-    assert_eq!(store.prune_finished(at(150)), 135);
+    assert_eq!(
+        store
+            .prune_finished(at(150))
+            .map_or(0, |event| event.dropped()),
+        135
+    );
     store.check_invariants().unwrap();
-    assert_eq!(store.prune_finished(at(300)), 135);
+    assert_eq!(
+        store
+            .prune_finished(at(300))
+            .map_or(0, |event| event.dropped()),
+        135
+    );
     store.check_invariants().unwrap();
     assert_eq!(store.len(), 30);
     let page = store
@@ -236,13 +268,23 @@ fn the_revision_counts_the_changes_that_succeed() {
     // No-ops: the status it has, a repeated failure, a prune of nothing.
     store.set_status("j-1", Status::Pending, at(9)).unwrap();
     store.set_status("j-2", Status::Successful, at(9)).unwrap();
-    assert_eq!(store.prune_finished(at(0)), 0);
+    assert_eq!(
+        store
+            .prune_finished(at(0))
+            .map_or(0, |event| event.dropped()),
+        0
+    );
     assert_eq!(store.revision(), 3);
     store.fail("j-1", at(7), "E1").unwrap();
     store.fail("j-1", at(8), "E2").unwrap();
     assert_eq!(store.revision(), 4);
     // A prune that drops two jobs is one change.
-    assert_eq!(store.prune_finished(at(100)), 2);
+    assert_eq!(
+        store
+            .prune_finished(at(100))
+            .map_or(0, |event| event.dropped()),
+        2
+    );
     assert_eq!(store.revision(), 5);
     assert!(store.is_empty());
     // A clone carries the revision.
