@@ -4,6 +4,7 @@
 mod naive;
 
 mod concurrency;
+mod events;
 mod example;
 mod hardening;
 mod hostile;
