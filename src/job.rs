@@ -98,7 +98,7 @@ struct RawJob {
 
 /// `resources` as written, refusing a kind named twice (a map would keep
 /// the last silently).
-fn unique_keys<'de, D: serde::Deserializer<'de>>(
+pub(crate) fn unique_keys<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<IndexMap<String, Vec<String>>, D::Error> {
     struct Kinds;

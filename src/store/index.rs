@@ -122,14 +122,7 @@ impl AppIndex {
             .entry(record.action)
             .or_default()
             .insert(pos, record);
-        for &id in resources {
-            match self.resources.get_mut(id) {
-                Some(positions) => positions.push(pos),
-                None => {
-                    self.resources.insert(id.into(), vec![pos]);
-                }
-            }
-        }
+        post(&mut self.resources, pos, resources);
     }
 
     /// Moves a job to `status` at `at` in every scope that holds it.
@@ -172,5 +165,87 @@ impl AppIndex {
         self.resources
             .get(id)
             .is_some_and(|positions| positions.binary_search(&pos).is_ok())
+    }
+}
+
+/// Adds `pos` (the highest position yet) to the posting list of each id.
+fn post(postings: &mut HashMap<Box<str>, Vec<u32>>, pos: u32, resources: &[&str]) {
+    for &id in resources {
+        match postings.get_mut(id) {
+            Some(positions) => positions.push(pos),
+            None => {
+                postings.insert(id.into(), vec![pos]);
+            }
+        }
+    }
+}
+
+/// An app's indexes built whole: entries gathered in any order, each list
+/// sorted once at the end, instead of one insertion at a time.
+#[derive(Default)]
+pub(super) struct Staged {
+    all: StagedScope,
+    owners: SymMap<StagedScope>,
+    actions: SymMap<StagedScope>,
+    resources: HashMap<Box<str>, Vec<u32>>,
+}
+
+/// The entries of one [`Scope`], not yet sorted.
+#[derive(Default)]
+struct StagedScope {
+    by_create_time: Vec<Entry>,
+    by_status_time: Vec<Entry>,
+}
+
+impl StagedScope {
+    fn add(&mut self, pos: u32, record: &Record) {
+        let status = record.status;
+        self.by_create_time
+            .push(Entry::new(record.create_time, pos, status));
+        self.by_status_time
+            .push(Entry::new(record.status_time, pos, status));
+    }
+
+    fn finish(self) -> Scope {
+        let sorted = |mut entries: Vec<Entry>| {
+            entries.sort_unstable_by_key(Entry::key);
+            OrderedList::from_sorted(entries)
+        };
+        Scope {
+            by_create_time: sorted(self.by_create_time),
+            by_status_time: sorted(self.by_status_time),
+        }
+    }
+}
+
+impl Staged {
+    /// Gathers the job at `pos`; positions come in ascending order.
+    pub(super) fn add(&mut self, pos: u32, record: &Record, resources: &[&str]) {
+        self.all.add(pos, record);
+        self.owners
+            .entry(record.owner)
+            .or_default()
+            .add(pos, record);
+        self.actions
+            .entry(record.action)
+            .or_default()
+            .add(pos, record);
+        post(&mut self.resources, pos, resources);
+    }
+
+    /// Sorts every list and builds the indexes.
+    pub(super) fn finish(self) -> AppIndex {
+        let scopes = |staged: SymMap<StagedScope>| {
+            staged
+                .into_iter()
+                .map(|(sym, scope)| (sym, scope.finish()))
+                .collect()
+        };
+        AppIndex {
+            all: self.all.finish(),
+            owners: scopes(self.owners),
+            actions: scopes(self.actions),
+            resources: self.resources,
+        }
     }
 }

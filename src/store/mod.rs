@@ -7,13 +7,17 @@
 //! - `plan`: [`JobStore::describe`] and [`JobStore::explain`], the planner
 //!   and its plans;
 //! - `events`: [`JobStore::prepare`] and [`JobStore::apply`], write-ahead
-//!   and replay of change events.
+//!   and replay of change events;
+//! - `build`: [`JobStore::from_jobs`], a store built whole;
+//! - `snapshot`: `JobStore`'s serde form.
 
+mod build;
 mod events;
 mod index;
 mod ordered;
 mod plan;
 mod record;
+mod snapshot;
 
 use std::hash::{BuildHasher, RandomState};
 
@@ -22,7 +26,7 @@ use hashbrown::HashTable;
 
 use crate::error::{Error, ErrorKind};
 use crate::event::{Change, Event};
-use crate::job::{CheckedJob, Job, involved_resources, nanos, short_len};
+use crate::job::{CheckedJob, Job, nanos, short_len};
 use crate::query::SortKey;
 use crate::status::{Status, StatusSet};
 use crate::time::{from_nanos, to_nanos};
@@ -251,6 +255,19 @@ impl JobStore {
 
     /// Stores a job that passed [`JobStore::check_insert`].
     fn commit_insert(&mut self, checked: &CheckedJob<'_>) {
+        let pos = self.add_record(checked);
+        let record = &self.records[pos as usize];
+        index(
+            &mut self.apps,
+            pos,
+            record,
+            &checked.job.involved_resources(),
+        );
+    }
+
+    /// Packs a checked job, adds it to the id table and the records (not
+    /// yet to an app's indexes), counts the change, and says where it is.
+    fn add_record(&mut self, checked: &CheckedJob<'_>) -> u32 {
         let job = checked.job;
         let (records, hasher) = (&self.records, &self.hasher);
         let rehash = |pos: &u32| hasher.hash_one(records[*pos as usize].job_id());
@@ -264,10 +281,9 @@ impl JobStore {
             self.names.intern(&job.owner),
             self.names.intern(&job.job_action),
         );
-        let resources = involved_resources(&job.resource_ids, &job.resources);
-        self.index(pos, &record, &resources);
         self.records.push(record);
         self.revision += 1;
+        pos
     }
 
     /// The event of the change just made.
@@ -276,14 +292,6 @@ impl JobStore {
             revision: self.revision,
             change,
         }
-    }
-
-    /// Adds a packed job at `pos` to the app's indexes.
-    fn index(&mut self, pos: u32, record: &Record, resources: &[&str]) {
-        self.apps
-            .entry(record.app)
-            .or_default()
-            .insert(pos, record, resources);
     }
 
     /// Moves a job to `status`, at time `at` (its new `status_time`), and
@@ -590,7 +598,7 @@ impl JobStore {
             if self.position(job.job_id()) != Some(pos) {
                 return Err(format!("id index of {} is wrong", job.job_id()));
             }
-            fresh.index(pos, record, &resources);
+            index(&mut fresh.apps, pos, record, &resources);
             fresh.records.push(record.clone());
         }
         for (sym, app) in &self.apps {
@@ -630,4 +638,11 @@ impl JobStore {
         }
         Ok(())
     }
+}
+
+/// Adds a packed job at `pos` to its app's indexes.
+fn index(apps: &mut SymMap<AppIndex>, pos: u32, record: &Record, resources: &[&str]) {
+    apps.entry(record.app)
+        .or_default()
+        .insert(pos, record, resources);
 }

@@ -254,28 +254,24 @@ impl OrderedList {
     /// in one pass; the mapping must keep the order. The chunks come out
     /// full.
     pub(super) fn retain_map(&mut self, mut keep: impl FnMut(Entry) -> Option<Entry>) {
-        let mut chunks: Vec<Chunk> = Vec::new();
-        let mut entries: Vec<Entry> = Vec::new();
-        for entry in self.iter().copied() {
-            let Some(entry) = keep(entry) else {
-                continue;
-            };
-            entries.push(entry);
-            if entries.len() == MAX_CHUNK {
-                chunks.push(Chunk::new(std::mem::take(&mut entries)));
-            }
+        let kept: Vec<Entry> = self.iter().filter_map(|&entry| keep(entry)).collect();
+        *self = OrderedList::from_sorted(kept);
+    }
+
+    /// A list of entries already in ascending key order, in full chunks,
+    /// in time linear in their number.
+    pub(super) fn from_sorted(entries: Vec<Entry>) -> OrderedList {
+        let mut list = OrderedList::default();
+        for chunk in entries.chunks(MAX_CHUNK) {
+            list.chunks.push(Chunk::new(chunk.to_vec()));
         }
-        if !entries.is_empty() {
-            chunks.push(Chunk::new(entries));
-        }
-        self.chunks = chunks;
-        self.totals = [0; 4];
-        for chunk in &self.chunks {
-            for (total, count) in self.totals.iter_mut().zip(chunk.counts) {
+        for chunk in &list.chunks {
+            for (total, count) in list.totals.iter_mut().zip(chunk.counts) {
                 *total += count;
             }
         }
-        self.rebuild_tree();
+        list.rebuild_tree();
+        list
     }
 
     /// The positions of the entries with a status in `set` and a time at

@@ -327,6 +327,12 @@ impl<'a> JobRef<'a> {
         from_nanos(self.record.status_time)
     }
 
+    /// `create_time` and `status_time` in nanoseconds since the epoch, as
+    /// the store keeps them.
+    pub(super) fn nanos(&self) -> (i64, i64) {
+        (self.record.create_time, self.record.status_time)
+    }
+
     /// Empty unless the job failed.
     pub fn error_codes(&self) -> &'a str {
         self.record.part(Part::ErrorCodes)

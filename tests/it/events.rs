@@ -329,7 +329,7 @@ fn every_refusal_of_apply_has_its_own_kind_and_message() {
 }
 
 /// A primary's history: writes drawn at random over thousands of jobs.
-fn primary_history(
+pub(crate) fn primary_history(
     creates: &[(u8, u8, u16)],
     moves: &[(u16, u8, u16)],
     prunes: &[u16],

@@ -12,6 +12,7 @@ mod lifecycle;
 mod model;
 mod planner;
 mod records;
+mod snapshots;
 mod wire;
 
 use joblog::chrono::{DateTime, Duration, Utc};

@@ -1,0 +1,213 @@
+//! Snapshots (SPEC §9) and building a store whole: exact round trips in
+//! JSON and postcard, and every corrupt snapshot refused.
+
+use joblog::{Caller, Job, JobStore, Status};
+use proptest::prelude::*;
+
+use crate::events::primary_history;
+use crate::{at, dump, job};
+
+/// Whether two stores are the same to every reader: jobs in order,
+/// revision, invariants, and answers (ties included) to many queries.
+fn same(a: &JobStore, b: &JobStore) -> Result<(), TestCaseError> {
+    b.check_invariants().map_err(TestCaseError::fail)?;
+    prop_assert_eq!(a.revision(), b.revision());
+    prop_assert_eq!(dump(a), dump(b));
+    let admin = Caller::admin("root");
+    for owner in 0..6 {
+        for extra in [
+            "",
+            "&sort_key=status_time&reverse=0",
+            "&status.1=pending&status.2=failed",
+        ] {
+            let request = format!(
+                "app=app-1&owner=usr-{owner}&offset={}&limit=50{extra}",
+                owner * 7
+            );
+            prop_assert_eq!(
+                a.describe_json(&admin, &request),
+                b.describe_json(&admin, &request)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn json_round_trip(store: &JobStore) -> JobStore {
+    serde_json::from_str(&serde_json::to_string(store).unwrap()).unwrap()
+}
+
+fn postcard_round_trip(store: &JobStore) -> JobStore {
+    postcard::from_bytes(&postcard::to_allocvec(store).unwrap()).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: crate::cases(16), ..ProptestConfig::default() })]
+
+    /// A snapshot taken at any point, read back (JSON or postcard), plus
+    /// the events after it, equals the primary.
+    #[test]
+    fn a_snapshot_plus_the_later_events_equals_the_primary(
+        creates in prop::collection::vec((any::<u8>(), 0u8..4, 0u16..3000), 500..3000),
+        moves in prop::collection::vec((any::<u16>(), 0u8..4, 0u16..4000), 0..2000),
+        prunes in prop::collection::vec(0u16..4000, 1..20),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let (primary, events) = primary_history(&creates, &moves, &prunes);
+        same(&primary, &json_round_trip(&primary))?;
+        same(&primary, &postcard_round_trip(&primary))?;
+        let cut = cut.index(events.len() + 1);
+        let mut early = JobStore::new();
+        for event in &events[..cut] {
+            let _ = early.apply(event).map_err(|err| TestCaseError::fail(err.to_string()))?;
+        }
+        for mut restored in [json_round_trip(&early), postcard_round_trip(&early)] {
+            same(&early, &restored)?;
+            for event in &events[cut..] {
+                let _ = restored.apply(event).map_err(|err| TestCaseError::fail(err.to_string()))?;
+            }
+            same(&primary, &restored)?;
+        }
+    }
+
+    /// Building whole gives the store inserting one by one gives.
+    #[test]
+    fn building_whole_equals_inserting_one_by_one(
+        creates in prop::collection::vec((any::<u8>(), 0u8..4, 0u16..3000), 0..3000),
+    ) {
+        let (one_by_one, events) = primary_history(&creates, &[], &[]);
+        let jobs = events.into_iter().filter_map(|event| match event.change {
+            joblog::Change::Insert { job } => Some(*job),
+            _ => None,
+        });
+        same(&one_by_one, &JobStore::from_jobs(jobs).map_err(|err| TestCaseError::fail(err.to_string()))?)?;
+    }
+}
+
+#[test]
+fn times_keep_every_digit_and_ties_their_order() {
+    let t = at(0) + chrono::Duration::nanoseconds(123_456_789);
+    let mut store = JobStore::new();
+    for i in 0..5 {
+        let mut tie = job(&format!("j-{i}"), "app-1", "usr-1", 0);
+        tie.create_time = t;
+        tie.status_time = t;
+        store.insert(tie).unwrap();
+    }
+    let _ = store.set_status("j-2", Status::Working, t).unwrap();
+    for back in [json_round_trip(&store), postcard_round_trip(&store)] {
+        same(&store, &back).unwrap();
+        assert_eq!(back.get("j-3").unwrap().create_time(), t);
+        let page = back
+            .describe(&Caller::user("usr-1"), &joblog::Query::new("app-1"))
+            .unwrap();
+        let ids: Vec<&str> = page.jobs().iter().map(|job| job.job_id()).collect();
+        assert_eq!(ids, ["j-4", "j-3", "j-2", "j-1", "j-0"]);
+    }
+}
+
+#[test]
+fn the_json_form_is_revision_and_jobs() {
+    let mut store = JobStore::new();
+    let mut first = job("j-1", "app-1", "usr-1", 0);
+    first.extras = r#"{"n":1E2}"#.parse().unwrap();
+    first
+        .resources
+        .insert("clusters".into(), vec!["cl-1".into()]);
+    store.insert(first).unwrap();
+    let _ = store.fail("j-1", at(1), "E1").unwrap();
+    assert_eq!(
+        serde_json::to_string(&store).unwrap(),
+        r#"{"revision":2,"jobs":[{"job_id":"j-1","app":"app-1","owner":"usr-1","job_action":"RunJob","status":"failed","create_time_ns":1520141878000000000,"status_time_ns":1520141879000000000,"directive":"","error_codes":"E1","resource_ids":"","resources":{"clusters":["cl-1"]},"extras":{"n":1E2}}]}"#
+    );
+}
+
+/// A snapshot of two jobs, as JSON text.
+fn two_jobs() -> String {
+    let mut store = JobStore::new();
+    store.insert(job("j-1", "app-1", "usr-1", 0)).unwrap();
+    store.insert(job("j-2", "app-1", "usr-1", 1)).unwrap();
+    serde_json::to_string(&store).unwrap()
+}
+
+#[test]
+fn a_corrupt_snapshot_is_refused_saying_which_job_and_why() {
+    let good = two_jobs();
+    for (bad, why) in [
+        (
+            good.replace("j-2", "j-1"),
+            "snapshot job 2: ParameterError, job [j-1] already exists",
+        ),
+        (
+            good.replacen("pending", "done", 1),
+            "snapshot job 1: unknown variant `done`",
+        ),
+        (
+            good.replacen(
+                "\"status_time_ns\":1520141878",
+                "\"status_time_ns\":1420141878",
+                1,
+            ),
+            "snapshot job 1: ParameterError, invalid value [2015-01-01T19:51:18Z] for field [status_time]: must not be before create_time",
+        ),
+        (
+            good.replace(r#""revision":2"#, r#""revision":1"#),
+            "snapshot revision 1 is below the 2 jobs it holds",
+        ),
+        (
+            good.replacen("\"usr-1\"", "\"\"", 1),
+            "snapshot job 1: ParameterError, invalid value [] for field [owner]: must not be empty",
+        ),
+        (
+            good.replacen(r#""extras":{}"#, r#""extras":{"a":1,"a":2}"#, 1),
+            "snapshot job 1: ParameterError, invalid value [a] for field [extras]: the key appears twice in one object",
+        ),
+        (
+            good.replacen(r#""resources":{}"#, r#""resources":{"c":["x y"]}"#, 1),
+            "snapshot job 1: ParameterError, invalid value [x y] for field [resources]: must not contain whitespace or control characters",
+        ),
+        (
+            good.replacen(r#""directive":"","#, "", 1),
+            "snapshot job 1: missing field `directive`",
+        ),
+        (
+            good.replace(r#","jobs":"#, r#","jobs":[],"jobs":"#),
+            "duplicate field `jobs`",
+        ),
+        (
+            good[..good.len() / 2].to_owned(),
+            "snapshot job 1: EOF while parsing",
+        ),
+    ] {
+        let err = serde_json::from_str::<JobStore>(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(why), "{bad}\n{err}");
+    }
+    // Binary: every truncation is refused, none panics.
+    let bytes = postcard::to_allocvec(&serde_json::from_str::<JobStore>(&good).unwrap()).unwrap();
+    for len in 0..bytes.len() {
+        assert!(
+            postcard::from_bytes::<JobStore>(&bytes[..len]).is_err(),
+            "{len}"
+        );
+    }
+    let store: JobStore = postcard::from_bytes(&bytes).unwrap();
+    assert_eq!(store.len(), 2);
+}
+
+#[test]
+fn building_whole_refuses_the_first_bad_job() {
+    let jobs = vec![job("j-1", "a", "u", 0), job("j-1", "a", "u", 1)];
+    let err = JobStore::from_jobs(jobs).unwrap_err();
+    assert_eq!(err.to_string(), "ParameterError, job [j-1] already exists");
+    let mut bad = job("j-2", "a", "u", 0);
+    bad.error_codes = "E".into();
+    let err = JobStore::from_jobs([job("j-1", "a", "u", 0), bad]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ParameterError, invalid value [E] for field [error_codes]: must be empty unless the job failed"
+    );
+    let empty = JobStore::from_jobs(Vec::<Job>::new()).unwrap();
+    assert_eq!((empty.len(), empty.revision()), (0, 0));
+}
