@@ -1,11 +1,12 @@
 //! Answers one `DescribeClusterJobs` request from the command line.
 //!
 //! ```text
-//! cargo run --release --example describe -- [--jobs FILE] [--caller USER] [--admin] 'QUERY'
+//! cargo run --release --example describe -- [--jobs FILE] [--events FILE] [--caller USER] [--admin] 'QUERY'
 //! ```
 //!
 //! Prints the answer JSON on one line; exits 0 when `ret_code` is 0, 1 when
-//! it is not, and 2 when the command line or the jobs file cannot be used.
+//! it is not, and 2 when the command line, the jobs file or the events
+//! file cannot be used.
 
 #[path = "support/dataset.rs"]
 mod dataset;
@@ -15,27 +16,33 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::process::ExitCode;
 
-use joblog::{Caller, Job, JobStore};
+use joblog::{Applied, Caller, Event, Job, JobStore};
 
 /// How many jobs the built-in demonstration data holds.
 const DEMO_JOBS: usize = 100_000;
 
 const USAGE: &str = "\
-usage: describe [--jobs FILE] [--caller USER] [--admin] 'QUERY'
+usage: describe [--jobs FILE] [--events FILE] [--caller USER] [--admin] 'QUERY'
 
 Answers one DescribeClusterJobs request and prints the JSON answer.
 
   QUERY          the request string, e.g. 'app=app-tg3lbp0a&status.1=pending&limit=5'
   --jobs FILE    job records, one JSON object a line ('-' for standard input);
-                 without it, 100,000 built-in demonstration jobs
+                 (revisions 1 to n); without it and --events, 100,000
+                 built-in demonstration jobs
+  --events FILE  change events, one JSON object a line ('-' for standard
+                 input), applied in order after the jobs; repeated events
+                 are skipped
   --caller USER  the caller's user id (default: a user owning demonstration jobs)
   --admin        the caller is an administrator (sees every job of the app)
 
 Exit status: 0 answered, 1 answered with an error (ret_code != 0),
-2 the command line or the jobs file could not be used.";
+2 the command line, the jobs file or the events file could not be used
+(a bad line, a refused record, a gap or a divergence in the events).";
 
 struct Options {
     jobs: Option<String>,
+    events: Option<String>,
     caller: String,
     admin: bool,
     query: String,
@@ -46,6 +53,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
     use lexopt::prelude::*;
 
     let mut jobs = None;
+    let mut events = None;
     let mut caller = None;
     let mut admin = false;
     let mut query = None;
@@ -59,17 +67,17 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
         match arg {
             Short('h') | Long("help") => return Ok(None),
             Long("admin") => admin = true,
-            Long(name @ ("jobs" | "caller")) => {
+            Long(name @ ("jobs" | "events" | "caller")) => {
+                let slot = match name {
+                    "jobs" => &mut jobs,
+                    "events" => &mut events,
+                    _ => &mut caller,
+                };
                 let name = format!("--{name}");
                 let value = parser
                     .value()
                     .map_err(|_| format!("{name} needs a value"))?;
                 let value = text(&name, value)?;
-                let slot = if name == "--jobs" {
-                    &mut jobs
-                } else {
-                    &mut caller
-                };
                 if slot.replace(value).is_some() {
                     return Err(format!("{name} is given more than once"));
                 }
@@ -84,47 +92,79 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
         }
     }
     let query = query.ok_or("missing QUERY")?;
+    if jobs.as_deref() == Some("-") && events.as_deref() == Some("-") {
+        return Err("only one of --jobs and --events can read standard input".to_owned());
+    }
     Ok(Some(Options {
         jobs,
+        events,
         caller: caller.unwrap_or_else(|| dataset::owner(0)),
         admin,
         query,
     }))
 }
 
-/// Reads job records, one JSON object a line; blank lines are skipped.
-fn load(path: &str) -> Result<JobStore, String> {
+/// The non-blank lines of a file (`-`: standard input), each with its
+/// `file:line` for messages.
+fn lines(path: &str) -> Result<impl Iterator<Item = Result<(String, String), String>>, String> {
     let reader: Box<dyn BufRead> = if path == "-" {
         Box::new(BufReader::new(io::stdin()))
     } else {
         let file = File::open(path).map_err(|err| format!("{path}: {err}"))?;
         Box::new(BufReader::new(file))
     };
-    let mut store = JobStore::new();
-    for (number, line) in reader.lines().enumerate() {
-        let at = format!("{path}:{}", number + 1);
-        let line = line.map_err(|err| format!("{at}: {err}"))?;
-        if number == 0 && line.starts_with('\u{FEFF}') {
-            return Err(format!(
-                "{at}: the file starts with a UTF-8 byte order mark (BOM); \
+    let path = path.to_owned();
+    Ok(reader
+        .lines()
+        .enumerate()
+        .filter_map(move |(number, line)| {
+            let at = format!("{path}:{}", number + 1);
+            match line {
+                Err(err) => Some(Err(format!("{at}: {err}"))),
+                Ok(line) if number == 0 && line.starts_with('\u{FEFF}') => Some(Err(format!(
+                    "{at}: the file starts with a UTF-8 byte order mark (BOM); \
                  save it as UTF-8 without one"
-            ));
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
+                ))),
+                Ok(line) if line.trim().is_empty() => None,
+                Ok(line) => Some(Ok((at, line))),
+            }
+        }))
+}
+
+/// Reads job records, one JSON object a line, inserting each in turn.
+fn load(store: &mut JobStore, path: &str) -> Result<(), String> {
+    for line in lines(path)? {
+        let (at, line) = line?;
         let job: Job = serde_json::from_str(&line).map_err(|err| format!("{at}: {err}"))?;
         store.insert(job).map_err(|err| format!("{at}: {err}"))?;
     }
-    Ok(store)
+    Ok(())
 }
 
-fn demo() -> Result<JobStore, String> {
+/// Reads change events, one JSON object a line, applying each in turn;
+/// an event already applied is skipped.
+fn replay(store: &mut JobStore, path: &str) -> Result<(), String> {
+    for line in lines(path)? {
+        let (at, line) = line?;
+        let event: Event = serde_json::from_str(&line).map_err(|err| format!("{at}: {err}"))?;
+        let _: Applied = store.apply(&event).map_err(|err| format!("{at}: {err}"))?;
+    }
+    Ok(())
+}
+
+/// The store the options name: the jobs, then the events; or the
+/// demonstration data when neither is given.
+fn build(options: &Options) -> Result<JobStore, String> {
+    if options.jobs.is_none() && options.events.is_none() {
+        return JobStore::from_jobs(dataset::jobs(DEMO_JOBS))
+            .map_err(|err| format!("the demonstration data: {err}"));
+    }
     let mut store = JobStore::new();
-    for job in dataset::jobs(DEMO_JOBS) {
-        store
-            .insert(job)
-            .map_err(|err| format!("the demonstration data: {err}"))?;
+    if let Some(path) = &options.jobs {
+        load(&mut store, path)?;
+    }
+    if let Some(path) = &options.events {
+        replay(&mut store, path)?;
     }
     Ok(store)
 }
@@ -141,7 +181,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let store = match options.jobs.as_deref().map_or_else(demo, load) {
+    let store = match build(&options) {
         Ok(store) => store,
         Err(problem) => {
             eprintln!("describe: {problem}");

@@ -215,7 +215,9 @@ impl<'de> Deserialize<'de> for Event {
                     ("before", raw.before.is_some()),
                     ("dropped", raw.dropped.is_some()),
                 ])?;
+                let job_id = raw.job_id.ok_or_else(|| missing("job_id"))?;
                 let status = raw.status.ok_or_else(|| missing("status"))?;
+                let at = raw.at.ok_or_else(|| missing("at"))?;
                 let error_codes = raw.error_codes.unwrap_or_default();
                 if status != Status::Failed && !error_codes.is_empty() {
                     return Err(de::Error::custom(format_args!(
@@ -223,9 +225,9 @@ impl<'de> Deserialize<'de> for Event {
                     )));
                 }
                 Change::Status {
-                    job_id: raw.job_id.ok_or_else(|| missing("job_id"))?,
+                    job_id,
                     status,
-                    at: raw.at.ok_or_else(|| missing("at"))?,
+                    at,
                     error_codes,
                 }
             }

@@ -265,3 +265,109 @@ fn a_non_utf8_argument_exits_2_with_a_message() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).starts_with("describe: --caller is not valid UTF-8: "));
 }
+
+/// Change events for the jobs of `RECORDS` (revisions 1 and 2).
+const EVENTS: &str = r#"{"revision":3,"event":"status","job_id":"j-2","status":"working","at":"2018-03-04T05:40:00Z"}
+{"revision":3,"event":"status","job_id":"j-2","status":"working","at":"2018-03-04T05:40:00Z"}
+
+{"revision":4,"event":"status","job_id":"j-2","status":"failed","at":"2018-03-04T05:41:00Z","error_codes":"1400"}"#;
+
+/// Writes `text` to a file of its own and returns its path.
+fn file_with(name: &str, text: &str) -> String {
+    let path = std::env::temp_dir().join(format!("joblog-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn events_apply_after_the_jobs_and_repeats_are_skipped() {
+    let events = file_with("events.jsonl", EVENTS);
+    let out = run(
+        &[
+            "--jobs",
+            "-",
+            "--events",
+            &events,
+            "--admin",
+            "app=app-1&status.1=failed",
+        ],
+        Some(RECORDS),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["total_count"], 1);
+    assert_eq!(answer["job_set"][0]["job_id"], "j-2");
+    assert_eq!(answer["job_set"][0]["error_codes"], "1400");
+    assert_eq!(answer["job_set"][0]["status_time"], "2018-03-04T05:41:00Z");
+
+    // Events alone: the store is built from them.
+    let inserts: String = RECORDS
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .enumerate()
+        .map(|(i, record)| {
+            format!(
+                "{{\"revision\":{},\"event\":\"insert\",\"job\":{record}}}\n",
+                i + 1
+            )
+        })
+        .collect();
+    let out = run(
+        &["--events", "-", "--admin", "app=app-1&status.1=working"],
+        Some(&format!("{inserts}{}", EVENTS.lines().next().unwrap())),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["total_count"], 1);
+    assert_eq!(answer["job_set"][0]["job_id"], "j-2");
+    std::fs::remove_file(events).unwrap();
+}
+
+#[test]
+fn a_bad_events_file_names_file_and_line_and_exits_2() {
+    let first = EVENTS.lines().next().unwrap();
+    for (name, events, problem) in [
+        (
+            "gap.jsonl",
+            EVENTS.replace("\"revision\":4", "\"revision\":6"),
+            ":4: InternalError, event 6 is not the next one: the store is at revision 3, \
+             so events 4 to 5 are missing\n",
+        ),
+        (
+            "diverged.jsonl",
+            first.replace("j-2", "j-1"),
+            ":1: InternalError, event 3 diverges from this store: it moves job [j-1] to working, \
+             which is successful here and cannot become working\n",
+        ),
+        (
+            "bad-line.jsonl",
+            format!("{first}\n{{\"revision\":4,\"event\":\"status\"}}"),
+            ":2: a status event needs `job_id`\n",
+        ),
+    ] {
+        let path = file_with(name, &events);
+        let out = run(
+            &["--jobs", "-", "--events", &path, "app=app-1"],
+            Some(RECORDS),
+        );
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(out.stdout.is_empty(), "{name}: nothing is answered");
+        assert_eq!(
+            text(&out.stderr),
+            format!("describe: {path}{problem}"),
+            "{name}"
+        );
+        std::fs::remove_file(path).unwrap();
+    }
+    let out = run(
+        &["--jobs", "-", "--events", "-", "app=app-1"],
+        Some(RECORDS),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr)
+            .starts_with("describe: only one of --jobs and --events can read standard input\n"),
+        "{}",
+        text(&out.stderr)
+    );
+}
