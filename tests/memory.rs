@@ -2,40 +2,12 @@
 //! the survivors alone holds. Its own test binary, since it counts every
 //! heap byte of the process (one test, so nothing else allocates beside it).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "support/counting.rs"]
+mod counting;
 
+use counting::held;
 use joblog::chrono::{DateTime, Duration, Utc};
 use joblog::{Caller, Job, JobStore, Query, Status};
-
-/// Counts the bytes the heap holds.
-struct Counting;
-
-static HELD: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// counter is only arithmetic on the sizes.
-#[allow(unsafe_code)] // a counting allocator, for this measurement only
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        HELD.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract for `alloc` is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        HELD.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract for `dealloc` is passed on as is.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn held() -> usize {
-    HELD.load(Ordering::Relaxed)
-}
 
 fn t0() -> DateTime<Utc> {
     DateTime::from_timestamp(1_520_000_000, 0).expect("in range")

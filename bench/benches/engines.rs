@@ -301,6 +301,51 @@ fn ingest(c: &mut Criterion, world: &World) {
     });
     group.finish();
 
+    // Building whole: every job checked as an insert checks it, each index
+    // sorted once.
+    let mut group = new_group(c, "ingest/build", n);
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function(BenchmarkId::new("joblog", n), |b| {
+        b.iter_batched(
+            || jobs.clone(),
+            |jobs| {
+                let store = JobStore::from_jobs(jobs).expect("valid");
+                assert_eq!(store.len(), n);
+                store
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+
+    // Snapshots: a restart reads one back, fully checked.
+    let json = serde_json::to_string(&world.store).expect("snapshot");
+    let bytes = postcard::to_allocvec(&world.store).expect("snapshot");
+    let mut group = new_group(c, "snapshot", n);
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function(BenchmarkId::new("write_json", n), |b| {
+        b.iter(|| serde_json::to_string(&world.store).expect("snapshot").len())
+    });
+    group.bench_function(BenchmarkId::new("read_json", n), |b| {
+        b.iter(|| {
+            let store: JobStore = serde_json::from_str(&json).expect("snapshot");
+            assert_eq!(store.len(), n);
+            store
+        })
+    });
+    group.bench_function(BenchmarkId::new("write_postcard", n), |b| {
+        b.iter(|| postcard::to_allocvec(&world.store).expect("snapshot").len())
+    });
+    group.bench_function(BenchmarkId::new("read_postcard", n), |b| {
+        b.iter(|| {
+            let store: JobStore = postcard::from_bytes(&bytes).expect("snapshot");
+            assert_eq!(store.len(), n);
+            store
+        })
+    });
+    group.finish();
+    drop((json, bytes));
+
     // Status changes: every job starts pending and moves to working.
     let pending: Vec<Job> = jobs
         .iter()

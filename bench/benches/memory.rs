@@ -2,41 +2,12 @@
 //! on the same benchmark data. `cargo bench --bench memory`
 //! (`JOBLOG_BENCH_SIZES` as for the engines bench).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "../../tests/support/counting.rs"]
+mod counting;
 
+use counting::held;
 use joblog::JobStore;
 use joblog_bench::{dataset, peers};
-
-/// Counts the bytes the Rust heap holds. (SQLite allocates through its own
-/// allocator, so its pages are counted with `PRAGMA page_count`.)
-struct Counting;
-
-static HELD: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// counter is only arithmetic on the sizes.
-#[allow(unsafe_code)] // a counting allocator, for this measurement only
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        HELD.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract for `alloc` is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        HELD.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract for `dealloc` is passed on as is.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn held() -> usize {
-    HELD.load(Ordering::Relaxed)
-}
 
 fn main() {
     let sizes: Vec<usize> = std::env::var("JOBLOG_BENCH_SIZES")
