@@ -348,10 +348,27 @@ pub(crate) fn involved_resources<'a>(
     resource_ids: &'a str,
     resources: &'a IndexMap<String, Vec<String>>,
 ) -> Vec<&'a str> {
+    /// Up to this many ids, a scan of the few kept so far is cheaper than
+    /// a hash set (and bounded: at most this many comparisons per id).
+    const SCAN: usize = 16;
     let words = resource_ids.split(' ').filter(|id| !id.is_empty());
     let listed = resources.values().flatten().map(String::as_str);
+    let mut ids = Vec::new();
     let mut seen = HashSet::new();
-    words.chain(listed).filter(|id| seen.insert(*id)).collect()
+    for id in words.chain(listed) {
+        let new = if ids.len() < SCAN {
+            !ids.contains(&id)
+        } else {
+            if seen.is_empty() {
+                seen.extend(ids.iter().copied());
+            }
+            seen.insert(id)
+        };
+        if new {
+            ids.push(id);
+        }
+    }
+    ids
 }
 
 /// The most resource ids one job may involve (the distinct ids of

@@ -61,12 +61,17 @@
 //! record a control plane inserts ([`Job`]) and its rules
 //! ([`Job::validate`]); `query.rs` who asks ([`Caller`]) and what
 //! ([`Query`], built by [`QueryBuilder`], ordered by [`SortKey`] and
-//! [`Order`]) with the table of wire parameter names; `store/` the
-//! [`JobStore`] (`store/mod.rs`: insert, status changes, retention) with its
-//! private parts as child modules: `record.rs` packs a stored job and reads
-//! it as a [`JobRef`], `ordered.rs` is the ordered list behind every count
-//! and page, `index.rs` what is indexed per app, and `plan.rs` answers a
-//! [`Query`] ([`JobStore::describe`]) as a [`Page`] by one of three plans;
+//! [`Order`]) with the table of wire parameter names; `event.rs` the
+//! change events a store makes and replays ([`Event`], [`Change`]);
+//! `store/` the [`JobStore`] (`store/mod.rs`: insert, status changes,
+//! retention, the revision) with its private parts as child modules:
+//! `record.rs` packs a stored job and reads it as a [`JobRef`], `ordered.rs`
+//! is the ordered list behind every count and page, `index.rs` what is
+//! indexed per app, `plan.rs` answers a [`Query`] ([`JobStore::describe`])
+//! as a [`Page`] by one of four plans and says which
+//! ([`JobStore::explain`], [`Plan`]), `events.rs` is write-ahead and replay
+//! ([`JobStore::prepare`], [`JobStore::apply`]), `build.rs` builds a store
+//! whole ([`JobStore::from_jobs`]), and `snapshot.rs` is its serde form;
 //! `wire/` answers request strings ([`JobStore::describe_request`] and
 //! [`JobStore::describe_json`] in `mod.rs`), turns a request string into a
 //! [`Query`] and back (`request.rs`: `FromStr`, `Display`, serde), and
@@ -164,6 +169,14 @@
 //!   unchanged. A second 60 anywhere else is refused.
 //! - A job record must be a JSON object; the positional (array) form serde
 //!   would otherwise accept is refused.
+//! - Revisions and events (SPEC §9): a no-op (the status a job already
+//!   has, a repeated `fail`, a prune that drops nothing) is no change, so it
+//!   makes no event and leaves the revision; a store built by
+//!   [`JobStore::from_jobs`] is at revision *n* for *n* jobs, as if they had
+//!   been inserted one by one. [`JobStore::apply`]'s refusals (a gap, a
+//!   divergence) are `InternalError` (5000): the embedder's log and store
+//!   disagree, which no API caller can cause. A snapshot does not carry the
+//!   quota of [`JobStore::with_max_jobs`]: that is the embedder's setting.
 //! - `extras` is kept as the JSON text it was written in ([`Extras`]):
 //!   numbers and key order read back exactly; it nests at most
 //!   [`MAX_EXTRAS_DEPTH`] levels. A key named twice in one object of

@@ -1,6 +1,8 @@
 //! Building a store from many jobs at once: [`JobStore::from_jobs`], and
 //! the snapshot reader.
 
+use std::hash::BuildHasher;
+
 use super::JobStore;
 use super::index::Staged;
 use super::record::SymMap;
@@ -20,6 +22,17 @@ impl Builder {
             store: JobStore::new(),
             staged: SymMap::default(),
         }
+    }
+
+    /// Makes room for `n` more jobs (a hint: more or fewer may come).
+    pub(super) fn reserve(&mut self, n: usize) {
+        let n = n.min(JobStore::MAX_JOBS);
+        let store = &mut self.store;
+        let (records, hasher) = (&store.records, &store.hasher);
+        store
+            .ids
+            .reserve(n, |pos| hasher.hash_one(records[*pos as usize].job_id()));
+        store.records.reserve(n);
     }
 
     /// Adds a job after every check an insert makes.
@@ -86,6 +99,8 @@ impl JobStore {
     /// built.
     pub fn from_jobs(jobs: impl IntoIterator<Item = Job>) -> Result<JobStore, Error> {
         let mut builder = Builder::new();
+        let jobs = jobs.into_iter();
+        builder.reserve(jobs.size_hint().0);
         for job in jobs {
             builder.push(&job)?;
         }

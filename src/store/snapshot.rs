@@ -170,6 +170,13 @@ enum Field {
 
 /// Checks the revision against the jobs and builds the store.
 fn finish<E: de::Error>(revision: u64, builder: Builder) -> Result<JobStore, E> {
+    // No store makes 2^63 changes; a larger revision could only overflow
+    // the next one.
+    if revision > i64::MAX as u64 {
+        return Err(E::custom(format_args!(
+            "snapshot revision {revision} is beyond any a store can reach (2^63 - 1)"
+        )));
+    }
     if revision < builder.len() as u64 {
         return Err(E::custom(format_args!(
             "snapshot revision {revision} is below the {} jobs it holds",
@@ -234,6 +241,8 @@ impl<'de> Visitor<'de> for JobsSeed {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Builder, A::Error> {
         let mut builder = Builder::new();
+        // A hint from the input, so capped: a hostile length costs nothing.
+        builder.reserve(seq.size_hint().unwrap_or(0).min(1 << 20));
         loop {
             let at = builder.len() + 1;
             let fail = |why: &dyn fmt::Display| {

@@ -155,6 +155,10 @@ fn a_corrupt_snapshot_is_refused_saying_which_job_and_why() {
             "snapshot revision 1 is below the 2 jobs it holds",
         ),
         (
+            good.replace(r#""revision":2"#, r#""revision":18446744073709551615"#),
+            "snapshot revision 18446744073709551615 is beyond any a store can reach (2^63 - 1)",
+        ),
+        (
             good.replacen("\"usr-1\"", "\"\"", 1),
             "snapshot job 1: ParameterError, invalid value [] for field [owner]: must not be empty",
         ),
