@@ -125,6 +125,8 @@ pub enum ErrorKind {
     },
     /// [`JobStore::apply`]: the event's change cannot be made here, so the
     /// store and the log that made the event have diverged (5000).
+    ///
+    /// [`JobStore::apply`]: crate::JobStore::apply
     Diverged {
         /// The event's revision.
         event: u64,
