@@ -14,7 +14,7 @@ use crate::time::format_timestamp;
 /// Match on [`Error::kind`]; read the API code with [`Error::ret_code`]. The
 /// `Display` text is the API's `message`: a prefix naming the kind of
 /// failure (`ParameterError, `, `PermissionDenied, `, `ResourceNotFound, `,
-/// `QuotaExceeded, `), then which parameter, field or id is wrong and why.
+/// `QuotaExceeded, `, `InternalError, `), then which parameter, field or id is wrong and why.
 /// Values quoted in a message are cut to 64 characters (with `…`), so a
 /// hostile value cannot blow up an answer.
 ///

@@ -239,10 +239,14 @@ impl<'de> Deserialize<'de> for Event {
                     ("at", raw.at.is_some()),
                     ("error_codes", raw.error_codes.is_some()),
                 ])?;
-                Change::Prune {
-                    before: raw.before.ok_or_else(|| missing("before"))?,
-                    dropped: raw.dropped.ok_or_else(|| missing("dropped"))?,
+                let before = raw.before.ok_or_else(|| missing("before"))?;
+                let dropped = raw.dropped.ok_or_else(|| missing("dropped"))?;
+                if dropped == 0 {
+                    return Err(de::Error::custom(
+                        "a prune event drops at least one job (one that drops none is no change)",
+                    ));
                 }
+                Change::Prune { before, dropped }
             }
         };
         Ok(Event {

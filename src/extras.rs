@@ -22,7 +22,9 @@ pub const MAX_EXTRAS_DEPTH: usize = 64;
 /// not rewritten), keys stay in their order, and whitespace between tokens
 /// is dropped, so the text reads back exactly and goes on the wire as it
 /// came. It is never parsed into a value, so its numbers cannot round and
-/// no feature of `serde_json` is needed to keep its order.
+/// no feature of `serde_json` is needed to keep its order. (It is read once
+/// to be checked, so a number beyond the range of an `f64`, such as
+/// `1e400`, is refused, as `serde_json` refuses it.)
 ///
 /// Every `Extras` is checked when it is made: a JSON object, no key twice in
 /// one object, at most [`MAX_EXTRAS_DEPTH`] levels deep. Make one with

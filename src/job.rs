@@ -226,7 +226,9 @@ impl Job {
     /// - `status_time` is not before `create_time`, and both lie in the
     ///   supported range (1677-09-21T00:12:43.145224192Z to
     ///   2262-04-11T23:47:16.854775807Z, the range of a 64-bit
-    ///   nanosecond count, which keeps index keys small);
+    ///   nanosecond count, which keeps index keys small), and neither is a
+    ///   leap second as chrono keeps one (second 60 of any minute), which
+    ///   the store could not give back as given;
     /// - `error_codes` is empty unless the status is `failed`;
     /// - it involves at most [`MAX_RESOURCES`] distinct resource ids;
     /// - `job_id`, `error_codes` and `resource_ids` are at most
@@ -466,8 +468,19 @@ fn invalid_field(field: &'static str, value: &str, reason: &str) -> Error {
 /// # Errors
 ///
 /// [`ErrorKind::InvalidField`] naming `field` when the time is outside the
-/// range a 64-bit nanosecond count holds.
+/// range a 64-bit nanosecond count holds, or is a leap second as chrono
+/// keeps one.
 pub(crate) fn nanos(field: &'static str, time: DateTime<Utc>) -> Result<i64, Error> {
+    // chrono lets any second before a minute's end hold a leap second;
+    // stored as the second after it, it would not read back as given.
+    if time.timestamp_subsec_nanos() >= 1_000_000_000 {
+        return Err(invalid_field(
+            field,
+            &format_timestamp(time),
+            "must not be a leap second; read times with joblog::parse_timestamp, \
+             which keeps 23:59:60 UTC as the second after it",
+        ));
+    }
     to_nanos(time).ok_or_else(|| {
         invalid_field(
             field,

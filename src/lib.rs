@@ -166,7 +166,9 @@
 //! - A leap second is accepted only as `23:59:60` UTC and kept as the
 //!   second after it, since the store counts nanoseconds since the epoch;
 //!   [`parse_timestamp`] reads it that way, so a parsed record reads back
-//!   unchanged. A second 60 anywhere else is refused.
+//!   unchanged. A second 60 anywhere else is refused, and so is a
+//!   `DateTime` that holds a leap second (chrono allows one at any
+//!   minute's end) in a record or a status change.
 //! - A job record must be a JSON object; the positional (array) form serde
 //!   would otherwise accept is refused.
 //! - Revisions and events (SPEC §9): a no-op (the status a job already

@@ -24,9 +24,12 @@ impl Builder {
         }
     }
 
-    /// Makes room for `n` more jobs (a hint: more or fewer may come).
+    /// Makes room for up to `n` more jobs: a hint (from an iterator or an
+    /// input's length prefix), so it is capped, and a hint that lies costs
+    /// at most a few MiB; beyond it, the tables grow as jobs come.
     pub(super) fn reserve(&mut self, n: usize) {
-        let n = n.min(JobStore::MAX_JOBS);
+        const MAX_HINT: usize = 1 << 16;
+        let n = n.min(MAX_HINT);
         let store = &mut self.store;
         let (records, hasher) = (&store.records, &store.hasher);
         store

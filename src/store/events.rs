@@ -198,6 +198,13 @@ impl JobStore {
                     })?;
                 self.commit_status(step, *status, error_codes);
             }
+            Change::Prune { dropped: 0, .. } => {
+                return Err(refused(Error::new(ErrorKind::InvalidField {
+                    field: "dropped",
+                    value: "0".to_owned(),
+                    reason: "a prune event drops at least one job".to_owned(),
+                })));
+            }
             Change::Prune { before, dropped } => {
                 let step = self.check_prune(*before);
                 let here = step.as_ref().map_or(0, |step| step.dropped);

@@ -450,8 +450,9 @@ impl JobStore {
     /// drops nothing is no change: `None`, and the revision stays. Jobs
     /// still `pending` or `working` are never dropped.
     ///
-    /// The jobs that stay are renumbered, so a prune that drops anything
-    /// costs time linear in the store's size: a call for periodic
+    /// Finding what goes reads the jobs whose `status_time` is before the
+    /// cut-off. The jobs that stay are renumbered, so a prune that drops
+    /// anything costs time linear in the store's size: a call for periodic
     /// retention, not per request.
     ///
     /// ```
@@ -485,19 +486,26 @@ impl JobStore {
             None if before < DateTime::UNIX_EPOCH => return None,
             None => i64::MAX,
         };
-        let mut keep = vec![true; self.len()];
-        let mut dropped = 0;
-        for app in self.apps.values() {
-            for pos in app
-                .all
-                .list(SortKey::StatusTime)
-                .positions_until(last, StatusSet::FINISHED)
-            {
-                keep[pos as usize] = false;
-                dropped += 1;
-            }
+        let going: Vec<u32> = self
+            .apps
+            .values()
+            .flat_map(|app| {
+                app.all
+                    .list(SortKey::StatusTime)
+                    .positions_until(last, StatusSet::FINISHED)
+            })
+            .collect();
+        if going.is_empty() {
+            return None;
         }
-        (dropped > 0).then_some(PruneStep { keep, dropped })
+        let mut keep = vec![true; self.len()];
+        for &pos in &going {
+            keep[pos as usize] = false;
+        }
+        Some(PruneStep {
+            keep,
+            dropped: going.len(),
+        })
     }
 
     /// Drops the jobs a [`JobStore::check_prune`] marked.
@@ -535,9 +543,11 @@ impl JobStore {
         }
         let (names, renamed) = names.finish();
         self.names = names;
+        // An app none of whose jobs stayed goes, even when its name lives
+        // on as another job's owner or action.
         renamed.rekey(&mut self.apps, |app| {
             app.retain_map(&moved, &renamed);
-            true
+            !app.all.is_empty()
         });
         // Memory follows the jobs: give back what a large prune freed
         // (only then, so a steady insert-and-prune does not reallocate).

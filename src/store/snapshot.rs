@@ -21,7 +21,9 @@ use crate::time::from_nanos;
 /// since the epoch (`create_time_ns`, `status_time_ns`: exact, and quick to
 /// read back) and, in a human-readable format such as JSON, `resources` and
 /// `extras` as the objects they are (in a binary format, as their JSON
-/// text). Any serde format works, self-describing or not.
+/// text). JSON and binary formats (self-describing or not, such as
+/// postcard) work; other human-readable formats (YAML, RON) do not, since
+/// the objects are carried as raw JSON.
 impl Serialize for JobStore {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut out = serializer.serialize_struct("JobStore", 2)?;
@@ -241,8 +243,7 @@ impl<'de> Visitor<'de> for JobsSeed {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Builder, A::Error> {
         let mut builder = Builder::new();
-        // A hint from the input, so capped: a hostile length costs nothing.
-        builder.reserve(seq.size_hint().unwrap_or(0).min(1 << 20));
+        builder.reserve(seq.size_hint().unwrap_or(0));
         loop {
             let at = builder.len() + 1;
             let fail = |why: &dyn fmt::Display| {

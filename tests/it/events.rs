@@ -420,3 +420,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_prune_event_that_drops_nothing_is_refused() {
+    let line = r#"{"revision":1,"event":"prune","before":"2018-03-04T05:38:00Z","dropped":0}"#;
+    let err = serde_json::from_str::<Event>(line).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("a prune event drops at least one job (one that drops none is no change)"),
+        "{err}"
+    );
+    let mut store = JobStore::new();
+    let event = Event {
+        revision: 1,
+        change: Change::Prune {
+            before: at(0),
+            dropped: 0,
+        },
+    };
+    assert_eq!(
+        store.apply(&event).unwrap_err().to_string(),
+        "InternalError, event 1 diverges from this store: its change is refused here: \
+         invalid value [0] for field [dropped]: a prune event drops at least one job"
+    );
+    assert_eq!(store.revision(), 0);
+}

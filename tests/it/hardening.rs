@@ -400,3 +400,69 @@ fn plans_say_what_they_read() {
         .unwrap_err();
     assert_eq!(err.ret_code(), 1400);
 }
+
+/// Found in review: an app all of whose jobs were pruned stayed indexed
+/// (empty) when its name lived on as another job's owner.
+#[test]
+fn a_pruned_app_goes_even_when_its_name_lives_on() {
+    let mut store = JobStore::new();
+    let mut gone = job("j-1", "x", "usr-1", 0);
+    gone.status = Status::Successful;
+    store.insert(gone).unwrap();
+    store.insert(job("j-2", "y", "x", 10)).unwrap();
+    assert!(store.prune_finished(crate::at(5)).is_some());
+    store.check_invariants().unwrap();
+    let query = Query::new("x");
+    assert_eq!(
+        store.explain(&Caller::admin("root"), &query).unwrap(),
+        Plan::Nothing
+    );
+    assert_eq!(
+        store
+            .describe(&Caller::admin("root"), &query)
+            .unwrap()
+            .total_count(),
+        0
+    );
+}
+
+/// Found in review: chrono keeps a leap second at any minute's end; stored
+/// as the second after it, such a time would not read back (and its event
+/// would not read at all), so it is refused.
+#[test]
+fn a_leap_second_time_is_refused() {
+    let leap: DateTime<Utc> = "2018-03-04T05:37:60Z".parse().unwrap();
+    let mut store = JobStore::new();
+    let err = store
+        .insert(Job::new("j-1", "a", "u", "X", Status::Pending, leap))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ParameterError, invalid value [2018-03-04T05:37:60Z] for field [create_time]: \
+         must not be a leap second; read times with joblog::parse_timestamp, \
+         which keeps 23:59:60 UTC as the second after it"
+    );
+    store.insert(job("j-1", "a", "u", 0)).unwrap();
+    let err = store.set_status("j-1", Status::Working, leap).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("for field [status_time]: must not be a leap second")
+    );
+    assert_eq!(store.revision(), 1);
+    // parse_timestamp reads 23:59:60 UTC as the second after it.
+    let read = joblog::parse_timestamp("2016-12-31T23:59:60Z").unwrap();
+    store
+        .insert(Job::new("j-2", "a", "u", "X", Status::Pending, read))
+        .unwrap();
+}
+
+/// Found in review: a length prefix is only a hint; a snapshot that
+/// claims a billion jobs and holds none is refused without reserving room
+/// for them.
+#[test]
+fn a_snapshot_that_lies_about_its_length_is_refused() {
+    // postcard: revision 0, then a jobs length of 2^30 as a varint.
+    let bytes = [0u8, 0x80, 0x80, 0x80, 0x80, 0x04];
+    let err = postcard::from_bytes::<JobStore>(&bytes).unwrap_err();
+    assert!(!err.to_string().is_empty());
+}
