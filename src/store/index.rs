@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::ordered::{Entry, OrderedList};
-use super::record::{Record, SymMap};
+use super::record::{Record, Renumbered, SymMap};
 use crate::query::SortKey;
 use crate::status::Status;
 
@@ -83,31 +83,6 @@ impl Scope {
     pub(super) fn check(&self) -> Result<(), String> {
         self.by_create_time.check()?;
         self.by_status_time.check()
-    }
-}
-
-/// Where each job or name went when some were dropped: old number → new.
-pub(super) struct Renumbered {
-    /// `None` for a dropped one.
-    pub(super) to: Vec<Option<u32>>,
-}
-
-impl Renumbered {
-    pub(super) fn get(&self, old: u32) -> Option<u32> {
-        self.to.get(old as usize).copied().flatten()
-    }
-
-    /// The entries of a map keyed by old numbers that are kept, under
-    /// their new numbers, each value passed through `keep` (which may drop
-    /// it too); the map comes out no larger than what it holds.
-    pub(super) fn rekey<V>(&self, map: &mut SymMap<V>, mut keep: impl FnMut(&mut V) -> bool) {
-        *map = map
-            .drain()
-            .filter_map(|(old, mut value)| {
-                let new = self.get(old)?;
-                keep(&mut value).then_some((new, value))
-            })
-            .collect();
     }
 }
 

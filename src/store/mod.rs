@@ -31,9 +31,9 @@ use crate::query::SortKey;
 use crate::status::{Status, StatusSet};
 use crate::time::{from_nanos, to_nanos};
 
-use self::index::{AppIndex, Renumbered};
+use self::index::AppIndex;
 use self::ordered::MAX_POSITIONS;
-use self::record::{Interner, Record, SymMap};
+use self::record::{Interner, Record, Renumbered, SymMap};
 
 pub use self::events::Applied;
 pub use self::plan::{Page, Plan, PlanIndex};

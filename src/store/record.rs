@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 use hashbrown::HashTable;
 use indexmap::IndexMap;
 
-use super::index::Renumbered;
 use crate::extras::Extras;
 use crate::job::{CheckedJob, FieldLens, Job, involved_resources};
 use crate::status::Status;
@@ -125,6 +124,31 @@ impl Renumbering<'_> {
     /// used).
     pub(super) fn finish(self) -> (Interner, Renumbered) {
         (self.new, Renumbered { to: self.to })
+    }
+}
+
+/// Where each job or name went when some were dropped: old number → new.
+pub(super) struct Renumbered {
+    /// `None` for a dropped one.
+    pub(super) to: Vec<Option<u32>>,
+}
+
+impl Renumbered {
+    pub(super) fn get(&self, old: u32) -> Option<u32> {
+        self.to.get(old as usize).copied().flatten()
+    }
+
+    /// The entries of a map keyed by old numbers that are kept, under
+    /// their new numbers, each value passed through `keep` (which may drop
+    /// it too); the map comes out no larger than what it holds.
+    pub(super) fn rekey<V>(&self, map: &mut SymMap<V>, mut keep: impl FnMut(&mut V) -> bool) {
+        *map = map
+            .drain()
+            .filter_map(|(old, mut value)| {
+                let new = self.get(old)?;
+                keep(&mut value).then_some((new, value))
+            })
+            .collect();
     }
 }
 
