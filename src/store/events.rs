@@ -65,12 +65,9 @@ impl JobStore {
     /// [`JobStore::set_status`], [`JobStore::fail`]); also
     /// [`ErrorKind::InvalidField`] for `error_codes` with a status other
     /// than `failed`.
-    pub fn prepare(&self, change: Change) -> Result<Option<Event>, Error> {
-        let change = match change {
-            Change::Insert { job } => {
-                self.check_insert(&job)?;
-                Change::Insert { job }
-            }
+    pub fn prepare(&self, mut change: Change) -> Result<Option<Event>, Error> {
+        match &mut change {
+            Change::Insert { job } => drop(self.check_insert(job)?),
             Change::Status {
                 job_id,
                 status,
@@ -78,26 +75,17 @@ impl JobStore {
                 error_codes,
             } => {
                 if self
-                    .check_status(&job_id, status, at, &error_codes)?
+                    .check_status(job_id, *status, *at, error_codes)?
                     .is_none()
                 {
                     return Ok(None);
                 }
-                Change::Status {
-                    job_id,
-                    status,
-                    at,
-                    error_codes,
-                }
             }
-            Change::Prune { before, .. } => match self.check_prune(before) {
+            Change::Prune { before, dropped } => match self.check_prune(*before) {
                 None => return Ok(None),
-                Some(step) => Change::Prune {
-                    before,
-                    dropped: step.dropped,
-                },
+                Some(step) => *dropped = step.dropped,
             },
-        };
+        }
         Ok(Some(Event {
             revision: self.revision + 1,
             change,
