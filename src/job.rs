@@ -304,8 +304,8 @@ impl Job {
                 check_id("resources", id)?;
             }
         }
-        let involved = self.involved_resources().len();
-        if involved > MAX_RESOURCES {
+        let involved = self.involved_resources();
+        if involved.len() > MAX_RESOURCES {
             let field = if self.resource_ids.split(' ').count() > MAX_RESOURCES {
                 "resource_ids"
             } else {
@@ -316,7 +316,8 @@ impl Job {
                 "…",
                 &format!(
                     "a job may involve at most {MAX_RESOURCES} resource ids \
-                     (resource_ids and resources together), not {involved}"
+                     (resource_ids and resources together), not {}",
+                    involved.len()
                 ),
             ));
         }
@@ -327,6 +328,7 @@ impl Job {
             create_time,
             status_time,
             resources,
+            involved,
             lens: FieldLens {
                 job_id: job_id_len,
                 directive: directive_len,
@@ -393,6 +395,9 @@ pub(crate) struct CheckedJob<'a> {
     pub(crate) status_time: i64,
     /// `resources` as compact JSON, key order kept.
     pub(crate) resources: String,
+    /// [`Job::involved_resources`], found once for the check and the
+    /// indexes.
+    pub(crate) involved: Vec<&'a str>,
     pub(crate) lens: FieldLens,
 }
 

@@ -50,7 +50,7 @@ impl Builder {
         self.staged
             .entry(record.app)
             .or_default()
-            .add(pos, record, &job.involved_resources());
+            .add(pos, record, &checked.involved);
         Ok(())
     }
 

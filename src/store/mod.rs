@@ -257,12 +257,7 @@ impl JobStore {
     fn commit_insert(&mut self, checked: &CheckedJob<'_>) {
         let pos = self.add_record(checked);
         let record = &self.records[pos as usize];
-        index(
-            &mut self.apps,
-            pos,
-            record,
-            &checked.job.involved_resources(),
-        );
+        index(&mut self.apps, pos, record, &checked.involved);
     }
 
     /// Packs a checked job, adds it to the id table and the records (not
