@@ -27,7 +27,12 @@ use crate::time::timestamp;
 /// {"revision":2,"event":"status","job_id":"j-1","status":"working","at":"2018-03-04T05:38:00Z"}
 /// {"revision":3,"event":"status","job_id":"j-1","status":"failed","at":"2018-03-04T05:39:00Z","error_codes":"1400"}
 /// {"revision":4,"event":"prune","before":"2018-03-01T00:00:00Z","dropped":12}
+/// {"revision":5,"event":"prune","before":"2018-03-02T00:00:00Z","limit":1000,"dropped":1000}
 /// ```
+///
+/// The last is one bounded step of a prune
+/// ([`JobStore::prune_finished_at_most`]): it drops the `limit` oldest of
+/// the jobs a prune would drop, or all of them if fewer.
 ///
 /// Reading one checks its shape: the fields of its kind and no others,
 /// `error_codes` only with `failed`. Whether the change is valid for a
@@ -49,6 +54,7 @@ use crate::time::timestamp;
 /// [`JobStore::set_status`]: crate::JobStore::set_status
 /// [`JobStore::fail`]: crate::JobStore::fail
 /// [`JobStore::prune_finished`]: crate::JobStore::prune_finished
+/// [`JobStore::prune_finished_at_most`]: crate::JobStore::prune_finished_at_most
 /// [`JobStore::prepare`]: crate::JobStore::prepare
 /// [`JobStore::apply`]: crate::JobStore::apply
 #[derive(Clone, Debug, PartialEq)]
@@ -82,6 +88,9 @@ pub enum Change {
     Prune {
         /// Finished jobs whose `status_time` is before this went.
         before: DateTime<Utc>,
+        /// At most this many went, the oldest (by `status_time`, then in
+        /// insertion order); `None` for a prune of all of them.
+        limit: Option<usize>,
         /// How many went where the prune was first made.
         dropped: usize,
     },
@@ -131,7 +140,8 @@ impl Serialize for Event {
             Change::Insert { .. } => 3,
             Change::Status { error_codes, .. } if !error_codes.is_empty() => 6,
             Change::Status { .. } => 5,
-            Change::Prune { .. } => 4,
+            Change::Prune { limit: None, .. } => 4,
+            Change::Prune { .. } => 5,
         };
         let mut out = serializer.serialize_struct("Event", fields)?;
         out.serialize_field("revision", &self.revision)?;
@@ -154,9 +164,16 @@ impl Serialize for Event {
                     out.serialize_field("error_codes", error_codes)?;
                 }
             }
-            Change::Prune { before, dropped } => {
+            Change::Prune {
+                before,
+                limit,
+                dropped,
+            } => {
                 out.serialize_field("event", &Kind::Prune)?;
                 out.serialize_field("before", &Precise(before))?;
+                if let Some(limit) = limit {
+                    out.serialize_field("limit", limit)?;
+                }
                 out.serialize_field("dropped", dropped)?;
             }
         }
@@ -178,6 +195,7 @@ struct RawEvent {
     error_codes: Option<String>,
     #[serde(default, with = "timestamp::option")]
     before: Option<DateTime<Utc>>,
+    limit: Option<usize>,
     dropped: Option<usize>,
 }
 
@@ -203,6 +221,7 @@ impl<'de> Deserialize<'de> for Event {
                     ("at", raw.at.is_some()),
                     ("error_codes", raw.error_codes.is_some()),
                     ("before", raw.before.is_some()),
+                    ("limit", raw.limit.is_some()),
                     ("dropped", raw.dropped.is_some()),
                 ])?;
                 Change::Insert {
@@ -213,6 +232,7 @@ impl<'de> Deserialize<'de> for Event {
                 stray(&[
                     ("job", raw.job.is_some()),
                     ("before", raw.before.is_some()),
+                    ("limit", raw.limit.is_some()),
                     ("dropped", raw.dropped.is_some()),
                 ])?;
                 let job_id = raw.job_id.ok_or_else(|| missing("job_id"))?;
@@ -246,7 +266,24 @@ impl<'de> Deserialize<'de> for Event {
                         "a prune event drops at least one job (one that drops none is no change)",
                     ));
                 }
-                Change::Prune { before, dropped }
+                match raw.limit {
+                    Some(0) => {
+                        return Err(de::Error::custom(
+                            "a prune event's `limit` is at least 1 (a prune of none is no change)",
+                        ));
+                    }
+                    Some(limit) if dropped > limit => {
+                        return Err(de::Error::custom(format_args!(
+                            "a prune event drops at most its `limit`: {dropped} is more than {limit}"
+                        )));
+                    }
+                    _ => {}
+                }
+                Change::Prune {
+                    before,
+                    limit: raw.limit,
+                    dropped,
+                }
             }
         };
         Ok(Event {

@@ -5,6 +5,7 @@ use std::hash::BuildHasher;
 
 use super::JobStore;
 use super::index::Staged;
+use super::ordered::{Entry, OrderedList};
 use super::record::SymMap;
 use crate::error::Error;
 use crate::job::Job;
@@ -14,6 +15,7 @@ use crate::job::Job;
 pub(super) struct Builder {
     store: JobStore,
     staged: SymMap<Staged>,
+    finished: Vec<Entry>,
 }
 
 impl Builder {
@@ -21,6 +23,7 @@ impl Builder {
         Builder {
             store: JobStore::new(),
             staged: SymMap::default(),
+            finished: Vec::new(),
         }
     }
 
@@ -34,7 +37,7 @@ impl Builder {
         let (records, hasher) = (&store.records, &store.hasher);
         store
             .ids
-            .reserve(n, |pos| hasher.hash_one(records[*pos as usize].job_id()));
+            .reserve(n, |pos| hasher.hash_one(records[*pos].job_id()));
         store.records.reserve(n);
     }
 
@@ -46,11 +49,15 @@ impl Builder {
     pub(super) fn push(&mut self, job: &Job) -> Result<(), Error> {
         let checked = self.store.check_insert(job)?;
         let pos = self.store.add_record(&checked);
-        let record = &self.store.records[pos as usize];
+        let record = &self.store.records[pos];
         self.staged
             .entry(record.app)
             .or_default()
             .add(pos, record, &checked.involved);
+        if record.status.is_finished() {
+            self.finished
+                .push(Entry::new(record.status_time, pos, record.status));
+        }
         Ok(())
     }
 
@@ -67,6 +74,9 @@ impl Builder {
             .into_iter()
             .map(|(sym, staged)| (sym, staged.finish()))
             .collect();
+        let mut finished = self.finished;
+        finished.sort_unstable_by_key(Entry::key);
+        store.finished = OrderedList::from_sorted(finished);
         store
     }
 }

@@ -81,9 +81,13 @@ impl JobStore {
                     return Ok(None);
                 }
             }
-            Change::Prune { before, dropped } => match self.check_prune(*before) {
+            Change::Prune {
+                before,
+                limit,
+                dropped,
+            } => match self.check_prune(*before, limit.unwrap_or(usize::MAX)) {
                 None => return Ok(None),
-                Some(step) => *dropped = step.dropped,
+                Some(step) => *dropped = step.going.len(),
             },
         }
         Ok(Some(Event {
@@ -193,9 +197,13 @@ impl JobStore {
                     reason: "a prune event drops at least one job".to_owned(),
                 })));
             }
-            Change::Prune { before, dropped } => {
-                let step = self.check_prune(*before);
-                let here = step.as_ref().map_or(0, |step| step.dropped);
+            Change::Prune {
+                before,
+                limit,
+                dropped,
+            } => {
+                let step = self.check_prune(*before, limit.unwrap_or(usize::MAX));
+                let here = step.as_ref().map_or(0, |step| step.going.len());
                 match step {
                     Some(step) if here == *dropped => self.commit_prune(step),
                     _ => {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::ordered::{Entry, OrderedList};
 use super::record::{Record, Renumbered, SymMap};
+use super::slots::Moved;
 use crate::query::SortKey;
 use crate::status::Status;
 
@@ -67,13 +68,16 @@ impl Scope {
         self.by_status_time.insert(Entry::new(at, pos, status));
     }
 
-    fn retain_map(&mut self, moved: &Renumbered) {
-        let map = |entry: Entry| {
-            let pos = moved.get(entry.pos())?;
-            Some(Entry::new(entry.key().0, pos, entry.status()))
-        };
-        self.by_create_time.retain_map(map);
-        self.by_status_time.retain_map(map);
+    /// Removes the job at `pos` from both orders.
+    fn remove(&mut self, pos: u32, record: &Record) {
+        let by_create = self.by_create_time.remove((record.create_time, pos));
+        let by_status = self.by_status_time.remove((record.status_time, pos));
+        debug_assert!(by_create.is_some() && by_status.is_some(), "job {pos} missing from a scope");
+    }
+
+    fn retain_map(&mut self, moved: &Moved) {
+        self.by_create_time.retain_map(|entry| moved.entry(entry));
+        self.by_status_time.retain_map(|entry| moved.entry(entry));
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -114,10 +118,51 @@ impl AppIndex {
         }
     }
 
-    /// Renumbers every index after a prune (positions by `moved`, owner
-    /// and action names by `names`), dropping the keys left empty, so
-    /// each index comes out no larger than what it holds.
-    pub(super) fn retain_map(&mut self, moved: &Renumbered, names: &Renumbered) {
+    /// Removes the jobs at `going` (ascending positions, with their
+    /// records and involved resource ids) from every index, dropping the
+    /// keys left empty. Each posting list they are in is filtered once,
+    /// however many of them it holds.
+    pub(super) fn remove(&mut self, going: &[(u32, &Record, Vec<String>)]) {
+        let mut postings: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (pos, record, resources) in going {
+            self.all.remove(*pos, record);
+            for (scopes, sym) in [
+                (&mut self.owners, record.owner),
+                (&mut self.actions, record.action),
+            ] {
+                if let Some(scope) = scopes.get_mut(&sym) {
+                    scope.remove(*pos, record);
+                    if scope.is_empty() {
+                        scopes.remove(&sym);
+                    }
+                }
+            }
+            for id in resources {
+                postings.entry(id).or_default().push(*pos);
+            }
+        }
+        for (id, gone) in postings {
+            let Some(positions) = self.resources.get_mut(id) else {
+                continue;
+            };
+            // Both ascending: one merge pass.
+            let mut gone = gone.iter().peekable();
+            positions.retain(|pos| {
+                while gone.next_if(|g| *g < pos).is_some() {}
+                gone.next_if(|g| *g == pos).is_none()
+            });
+            if positions.is_empty() {
+                self.resources.remove(id);
+            } else if positions.capacity() > 2 * positions.len() {
+                positions.shrink_to_fit();
+            }
+        }
+    }
+
+    /// Renumbers every index after a compaction (positions by `moved`,
+    /// owner and action names by `names`), so each index comes out no
+    /// larger than what it holds.
+    pub(super) fn retain_map(&mut self, moved: &Moved, names: &Renumbered) {
         self.all.retain_map(moved);
         let scope = |scope: &mut Scope| {
             scope.retain_map(moved);

@@ -2,6 +2,7 @@
 //!
 //! Its parts are child modules, which see its private fields:
 //! - `record`: how one job is packed ([`Record`]) and read ([`JobRef`]);
+//! - `slots`: the records by position, positions never reused;
 //! - `ordered`: the ordered list behind every page and count;
 //! - `index`: what is indexed about one app;
 //! - `plan`: [`JobStore::describe`] and [`JobStore::explain`], the planner
@@ -17,6 +18,7 @@ mod index;
 mod ordered;
 mod plan;
 mod record;
+mod slots;
 mod snapshot;
 
 use std::hash::{BuildHasher, RandomState};
@@ -27,13 +29,13 @@ use hashbrown::HashTable;
 use crate::error::{Error, ErrorKind};
 use crate::event::{Change, Event};
 use crate::job::{CheckedJob, Job, nanos, short_len};
-use crate::query::SortKey;
 use crate::status::{Status, StatusSet};
 use crate::time::{from_nanos, to_nanos};
 
 use self::index::AppIndex;
-use self::ordered::MAX_POSITIONS;
-use self::record::{Interner, Record, Renumbered, SymMap};
+use self::ordered::{Entry, MAX_POSITIONS, OrderedList};
+use self::record::{Interner, Record, SymMap};
+use self::slots::Slots;
 
 pub use self::events::Applied;
 pub use self::plan::{Page, Plan, PlanIndex};
@@ -48,10 +50,10 @@ struct StatusStep {
     error_codes: u16,
 }
 
-/// A prune that passed its checks: which positions stay.
+/// A prune that passed its checks: the positions that go, oldest
+/// `status_time` first.
 struct PruneStep {
-    keep: Vec<bool>,
-    dropped: usize,
+    going: Vec<u32>,
 }
 
 /// An in-memory store of jobs that answers `DescribeClusterJobs`.
@@ -81,9 +83,10 @@ struct PruneStep {
 /// ```
 #[derive(Clone, Debug)]
 pub struct JobStore {
-    /// The jobs in insertion order; a job's index here is its position,
-    /// which every other index refers to.
-    records: Vec<Record>,
+    /// The jobs by position, which every other index refers to: handed
+    /// out in insertion order (so it breaks ties) and never reused, so a
+    /// prune moves no job that stays.
+    records: Slots,
     /// Positions by job id (the id itself lives in the record): 4 bytes a
     /// job plus the table's spare room.
     ids: HashTable<u32>,
@@ -92,7 +95,13 @@ pub struct JobStore {
     /// App, owner and action names.
     names: Interner,
     apps: SymMap<AppIndex>,
+    /// Every finished job by `status_time`: what a prune drops, oldest
+    /// first, across apps.
+    finished: OrderedList,
     max_jobs: usize,
+    /// Positions are handed out below this; reaching it renumbers the
+    /// store ([`JobStore::compact`]).
+    max_positions: u32,
     /// How many changes have succeeded.
     revision: u64,
 }
@@ -131,14 +140,27 @@ impl JobStore {
     /// ```
     pub fn with_max_jobs(max_jobs: usize) -> JobStore {
         JobStore {
-            records: Vec::new(),
+            records: Slots::default(),
             ids: HashTable::new(),
             hasher: RandomState::new(),
             names: Interner::default(),
             apps: SymMap::default(),
+            finished: OrderedList::default(),
             max_jobs: max_jobs.min(JobStore::MAX_JOBS),
+            max_positions: MAX_POSITIONS as u32,
             revision: 0,
         }
+    }
+
+    /// A store that hands out at most `positions` positions (at least 2)
+    /// before it renumbers itself, and so holds fewer jobs than that; for
+    /// the tests that reach the renumbering without 2^30 inserts.
+    #[doc(hidden)]
+    pub fn with_position_limit(max_jobs: usize, positions: usize) -> JobStore {
+        let positions = positions.clamp(2, MAX_POSITIONS);
+        let mut store = JobStore::with_max_jobs(max_jobs.min(positions - 1));
+        store.max_positions = positions as u32;
+        store
     }
 
     /// The store's revision: 0 when new, plus one for every change that
@@ -174,7 +196,7 @@ impl JobStore {
 
     /// Whether no job is stored.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.records.len() == 0
     }
 
     /// The job with this id.
@@ -183,22 +205,22 @@ impl JobStore {
     }
 
     /// Every stored job, in insertion order.
-    pub fn iter(&self) -> impl Iterator<Item = JobRef<'_>> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = JobRef<'_>> {
         self.records
             .iter()
-            .map(|record| JobRef::new(record, &self.names))
+            .map(|(_, record)| JobRef::new(record, &self.names))
     }
 
     /// The position of the job with this id.
     fn position(&self, job_id: &str) -> Option<u32> {
         let records = &self.records;
-        let is = |pos: &u32| records[*pos as usize].job_id() == job_id;
+        let is = |pos: &u32| records[*pos].job_id() == job_id;
         self.ids.find(self.hasher.hash_one(job_id), is).copied()
     }
 
     /// The packed job at a position an index holds.
     fn record(&self, pos: u32) -> &Record {
-        &self.records[pos as usize]
+        &self.records[pos]
     }
 
     /// The job at a position an index holds.
@@ -255,9 +277,18 @@ impl JobStore {
 
     /// Stores a job that passed [`JobStore::check_insert`].
     fn commit_insert(&mut self, checked: &CheckedJob<'_>) {
+        if self.records.next_position() >= self.max_positions {
+            // Positions ran out (after 2^30 inserts, most of them pruned):
+            // renumber, which frees all but `len()` of them.
+            self.compact();
+        }
         let pos = self.add_record(checked);
-        let record = &self.records[pos as usize];
+        let record = &self.records[pos];
         index(&mut self.apps, pos, record, &checked.involved);
+        if record.status.is_finished() {
+            self.finished
+                .insert(Entry::new(record.status_time, pos, record.status));
+        }
     }
 
     /// Packs a checked job, adds it to the id table and the records (not
@@ -265,9 +296,10 @@ impl JobStore {
     fn add_record(&mut self, checked: &CheckedJob<'_>) -> u32 {
         let job = checked.job;
         let (records, hasher) = (&self.records, &self.hasher);
-        let rehash = |pos: &u32| hasher.hash_one(records[*pos as usize].job_id());
-        // `max_jobs` keeps positions below MAX_POSITIONS.
-        let pos = records.len() as u32;
+        let rehash = |pos: &u32| hasher.hash_one(records[*pos].job_id());
+        // Below `max_positions`: `commit_insert` renumbers before it is
+        // reached, and a store being built holds fewer than `max_jobs`.
+        let pos = records.next_position();
         self.ids
             .insert_unique(hasher.hash_one(&job.job_id), pos, rehash);
         let record = Record::new(
@@ -427,7 +459,9 @@ impl JobStore {
 
     /// Makes a status change that passed [`JobStore::check_status`].
     fn commit_status(&mut self, step: StatusStep, status: Status, error_codes: &str) {
-        let record = &mut self.records[step.pos as usize];
+        let Some(record) = self.records.get_mut(step.pos) else {
+            return;
+        };
         if !error_codes.is_empty() {
             record.set_error_codes(error_codes, step.error_codes);
         }
@@ -436,6 +470,10 @@ impl JobStore {
         }
         record.status = status;
         record.status_time = step.at;
+        // A finished job's status is final: it enters this list once.
+        if status.is_finished() {
+            self.finished.insert(Entry::new(step.at, step.pos, status));
+        }
         self.revision += 1;
     }
 
@@ -445,10 +483,11 @@ impl JobStore {
     /// drops nothing is no change: `None`, and the revision stays. Jobs
     /// still `pending` or `working` are never dropped.
     ///
-    /// Finding what goes reads the jobs whose `status_time` is before the
-    /// cut-off. The jobs that stay are renumbered, so a prune that drops
-    /// anything costs time linear in the store's size: a call for periodic
-    /// retention, not per request.
+    /// It costs time linear in the number of jobs it drops, and, when that
+    /// left the store's tables less than half full, a renumbering linear in
+    /// the number that stay, so memory follows the jobs
+    /// ([`JobStore::shrink_to_fit`]). A store that must never pause long
+    /// prunes in bounded steps with [`JobStore::prune_finished_at_most`].
     ///
     /// ```
     /// use joblog::{Job, JobStore, Status};
@@ -464,15 +503,66 @@ impl JobStore {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn prune_finished(&mut self, before: DateTime<Utc>) -> Option<Event> {
-        let step = self.check_prune(before)?;
-        let dropped = step.dropped;
+        let step = self.check_prune(before, usize::MAX)?;
+        let dropped = step.going.len();
         self.commit_prune(step);
-        Some(self.made(Change::Prune { before, dropped }))
+        if self.is_roomy() {
+            self.compact();
+        }
+        Some(self.made(Change::Prune {
+            before,
+            limit: None,
+            dropped,
+        }))
     }
 
-    /// Which jobs a prune would drop, changing nothing: `None` when it
-    /// drops none.
-    fn check_prune(&self, before: DateTime<Utc>) -> Option<PruneStep> {
+    /// One bounded step of [`JobStore::prune_finished`]: drops at most
+    /// `limit` of the finished jobs whose `status_time` is before `before`,
+    /// the oldest first (by `status_time`, then in insertion order), and
+    /// hands back the event of the step, which records `limit`, so a
+    /// replica drops exactly the same jobs. `None` when it drops nothing;
+    /// call it until then.
+    ///
+    /// A step costs time linear in `limit` (and in the posting lists of the
+    /// resource ids its jobs involve), never in the store's size, so a
+    /// writer holding a lock holds it briefly. Steps give no memory back
+    /// beyond what the dropped jobs held; [`JobStore::shrink_to_fit`] does,
+    /// when a pause linear in the store's size can be afforded.
+    ///
+    /// ```
+    /// use joblog::{Job, JobStore, Status};
+    /// use joblog::chrono::{DateTime, Duration, Utc};
+    ///
+    /// let mut store = JobStore::new();
+    /// let t0: DateTime<Utc> = "2018-03-04T05:37:58Z".parse()?;
+    /// for i in 0..2500 {
+    ///     let at = t0 + Duration::seconds(i);
+    ///     store.insert(Job::new(format!("j-{i}"), "app-1", "usr-1", "RunJob", Status::Successful, at))?;
+    /// }
+    /// let before = t0 + Duration::seconds(2000);
+    /// let mut steps = Vec::new();
+    /// while let Some(event) = store.prune_finished_at_most(before, 1000) {
+    ///     steps.push(event.dropped());
+    /// }
+    /// assert_eq!(steps, [1000, 1000]);
+    /// assert_eq!(store.len(), 500);
+    /// assert!(store.get("j-1999").is_none() && store.get("j-2000").is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn prune_finished_at_most(&mut self, before: DateTime<Utc>, limit: usize) -> Option<Event> {
+        let step = self.check_prune(before, limit)?;
+        let dropped = step.going.len();
+        self.commit_prune(step);
+        Some(self.made(Change::Prune {
+            before,
+            limit: Some(limit),
+            dropped,
+        }))
+    }
+
+    /// Which jobs a prune of at most `limit` jobs would drop, changing
+    /// nothing: `None` when it drops none.
+    fn check_prune(&self, before: DateTime<Utc>, limit: usize) -> Option<PruneStep> {
         // The latest status_time that goes, inclusive: a cut-off past the
         // range of stored times takes every finished job, the one at the
         // last representable instant too.
@@ -482,79 +572,93 @@ impl JobStore {
             None => i64::MAX,
         };
         let going: Vec<u32> = self
-            .apps
-            .values()
-            .flat_map(|app| {
-                app.all
-                    .list(SortKey::StatusTime)
-                    .positions_until(last, StatusSet::FINISHED)
-            })
+            .finished
+            .positions_until(last, StatusSet::FINISHED)
+            .take(limit)
             .collect();
-        if going.is_empty() {
-            return None;
-        }
-        let mut keep = vec![true; self.len()];
-        for &pos in &going {
-            keep[pos as usize] = false;
-        }
-        Some(PruneStep {
-            keep,
-            dropped: going.len(),
-        })
+        (!going.is_empty()).then_some(PruneStep { going })
     }
 
-    /// Drops the jobs a [`JobStore::check_prune`] marked.
-    fn commit_prune(&mut self, PruneStep { keep, .. }: PruneStep) {
-        let mut next = 0;
-        let moved = Renumbered {
-            to: keep
-                .iter()
-                .map(|&kept| {
-                    kept.then(|| {
-                        next += 1;
-                        next - 1
-                    })
-                })
-                .collect(),
-        };
-        self.ids.retain(|pos| match moved.get(*pos) {
-            Some(to) => {
-                *pos = to;
-                true
+    /// Drops the jobs a [`JobStore::check_prune`] chose, each from every
+    /// index that holds it: no job that stays moves.
+    fn commit_prune(&mut self, PruneStep { mut going }: PruneStep) {
+        going.sort_unstable();
+        let records = &self.records;
+        let mut by_app: SymMap<Vec<(u32, &Record, Vec<String>)>> = SymMap::default();
+        for &pos in &going {
+            let record = &records[pos];
+            let resources = record.involved_resources();
+            by_app
+                .entry(record.app)
+                .or_default()
+                .push((pos, record, resources));
+        }
+        for (sym, jobs) in by_app {
+            if let Some(app) = self.apps.get_mut(&sym) {
+                app.remove(&jobs);
+                if app.all.is_empty() {
+                    self.apps.remove(&sym);
+                }
             }
-            None => false,
-        });
-        let mut at = 0;
-        self.records.retain(|_| {
-            at += 1;
-            keep[at - 1]
-        });
-        // The names the survivors use, renumbered; the others are forgotten.
+        }
+        for pos in going {
+            let Some(record) = self.records.remove(pos) else {
+                continue;
+            };
+            self.finished.remove((record.status_time, pos));
+            let hash = self.hasher.hash_one(record.job_id());
+            if let Ok(entry) = self.ids.find_entry(hash, |held| *held == pos) {
+                entry.remove();
+            }
+            for sym in [record.app, record.owner, record.action] {
+                self.names.release(sym);
+            }
+        }
+        self.revision += 1;
+    }
+
+    /// Whether the tables hold less than half of what they have room for.
+    fn is_roomy(&self) -> bool {
+        let len = self.len();
+        self.ids.capacity() > 2 * len || self.names.capacity() > 2 * self.names.len()
+    }
+
+    /// Gives back the memory that pruned jobs left spare: renumbers the
+    /// jobs that stay (their positions and names) and shrinks every table
+    /// to what it holds. Answers, tie order and revision stay exactly as
+    /// they were. It costs time linear in the store's size, so a store
+    /// pruned in bounded steps calls it when such a pause is affordable;
+    /// [`JobStore::prune_finished`] does it itself when a prune left the
+    /// tables less than half full.
+    pub fn shrink_to_fit(&mut self) {
+        self.compact();
+    }
+
+    /// Renumbers positions (densely, in insertion order) and names, and
+    /// shrinks the tables.
+    fn compact(&mut self) {
+        let moved = self.records.compact();
+        for pos in self.ids.iter_mut() {
+            // Every id's job is held, so it has a new position.
+            *pos = moved.get(*pos).unwrap_or(*pos);
+        }
+        let (records, hasher) = (&self.records, &self.hasher);
+        self.ids
+            .shrink_to_fit(|pos| hasher.hash_one(records[*pos].job_id()));
+        // The names the jobs use, renumbered; the others are forgotten.
         let mut names = self.names.renumber();
-        for record in &mut self.records {
+        for record in self.records.iter_mut() {
             record.app = names.keep(record.app);
             record.owner = names.keep(record.owner);
             record.action = names.keep(record.action);
         }
         let (names, renamed) = names.finish();
         self.names = names;
-        // An app none of whose jobs stayed goes, even when its name lives
-        // on as another job's owner or action.
         renamed.rekey(&mut self.apps, |app| {
             app.retain_map(&moved, &renamed);
-            !app.all.is_empty()
+            true
         });
-        // Memory follows the jobs: give back what a large prune freed
-        // (only then, so a steady insert-and-prune does not reallocate).
-        if self.records.capacity() > 2 * self.records.len() {
-            self.records.shrink_to_fit();
-        }
-        if self.ids.capacity() > 2 * self.ids.len() {
-            let (records, hasher) = (&self.records, &self.hasher);
-            self.ids
-                .shrink_to_fit(|pos| hasher.hash_one(records[*pos as usize].job_id()));
-        }
-        self.revision += 1;
+        self.finished.retain_map(|entry| moved.entry(entry));
     }
 
     /// How many ids the id table has room for without growing; for the
@@ -585,60 +689,60 @@ impl JobStore {
                 self.records.len()
             ));
         }
-        let mut fresh = JobStore::with_max_jobs(self.max_jobs);
-        fresh.names = self.names.clone();
-        for job in self.iter() {
+        self.records.check()?;
+        let mut apps: SymMap<AppIndex> = SymMap::default();
+        let mut finished = Vec::new();
+        for (pos, record) in self.records.iter() {
+            let job = JobRef::new(record, &self.names);
             let owned = job.to_job();
             owned.validate().map_err(|err| err.to_string())?;
-            let record = self
-                .position(job.job_id())
-                .map(|pos| self.record(pos))
-                .ok_or_else(|| format!("job {} not found by id", job.job_id()))?;
+            if self.position(job.job_id()) != Some(pos) {
+                return Err(format!("id index of {} is wrong", job.job_id()));
+            }
             let resources = record.involved_resources();
             let resources: Vec<&str> = resources.iter().map(String::as_str).collect();
             if resources != owned.involved_resources() {
                 return Err(format!("resources of {} read back wrong", job.job_id()));
             }
-            let pos = fresh.records.len() as u32;
-            if self.position(job.job_id()) != Some(pos) {
-                return Err(format!("id index of {} is wrong", job.job_id()));
+            index(&mut apps, pos, record, &resources);
+            if record.status.is_finished() {
+                finished.push(Entry::new(record.status_time, pos, record.status));
             }
-            index(&mut fresh.apps, pos, record, &resources);
-            fresh.records.push(record.clone());
         }
         for (sym, app) in &self.apps {
             app.all.check()?;
-            for scope in app.owners.values() {
+            for scope in app.owners.values().chain(app.actions.values()) {
                 scope.check()?;
             }
-            if fresh.apps.get(sym) != Some(app) {
+            if apps.get(sym) != Some(app) {
                 return Err(format!(
                     "indexes of app {} differ from a rebuild",
                     self.names.name(*sym)
                 ));
             }
         }
-        // Every name held is a stored job's: none outlives its jobs.
-        let mut used = vec![false; self.names.len()];
-        for record in &self.records {
+        self.finished.check()?;
+        finished.sort_unstable_by_key(Entry::key);
+        if !self.finished.iter().eq(finished.iter()) {
+            return Err("the finished jobs' list differs from a rebuild".to_owned());
+        }
+        // Every name held is a stored job's, counted once a use: none
+        // outlives its jobs.
+        let mut uses = vec![0u32; self.names.capacity()];
+        for (_, record) in self.records.iter() {
             for sym in [record.app, record.owner, record.action] {
-                match used.get_mut(sym as usize) {
-                    Some(used) => *used = true,
+                match uses.get_mut(sym as usize) {
+                    Some(used) => *used += 1,
                     None => return Err(format!("name {sym} is used but not held")),
                 }
             }
         }
-        if let Some(sym) = used.iter().position(|used| !used) {
-            return Err(format!(
-                "name {} is held but no job uses it",
-                self.names.name(sym as u32)
-            ));
-        }
-        if fresh.apps.len() != self.apps.len() {
+        self.names.check(&uses)?;
+        if apps.len() != self.apps.len() {
             return Err(format!(
                 "{} apps indexed, {} in the records",
                 self.apps.len(),
-                fresh.apps.len()
+                apps.len()
             ));
         }
         Ok(())

@@ -48,16 +48,22 @@ impl Hasher for SymHasher {
     }
 }
 
-/// Names by number and numbers by name, each name held once.
+/// Names by number and numbers by name, each name held once, with how
+/// many uses (a job's app, owner or action) each has.
 ///
 /// Only names of stored jobs are interned (an insert interns after every
-/// check passes), and a prune renumbers the names its survivors still use
-/// ([`Interner::renumber`]), so the table never holds more than three names
-/// a job: its memory follows the jobs, and with fewer than 2^30 jobs a
-/// [`Sym`] can never run out or be handed out twice.
+/// check passes), and a name whose last use goes is forgotten at once
+/// ([`Interner::release`]; its number is handed out again), so the table
+/// never holds more than three names a job: its memory follows the jobs,
+/// and with fewer than 2^30 jobs a [`Sym`] can never run out.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Interner {
+    /// By symbol; empty for a number not in use.
     names: Vec<Box<str>>,
+    /// Uses by symbol; 0 for a number not in use.
+    uses: Vec<u32>,
+    /// Numbers not in use, to hand out again.
+    free: Vec<Sym>,
     /// Symbols by the hash of their name.
     syms: HashTable<Sym>,
     /// SipHash with a random key: names come from outside.
@@ -71,17 +77,44 @@ impl Interner {
         self.syms.find(self.hasher.hash_one(name), is).copied()
     }
 
+    /// The symbol of `name`, counting one more use of it.
     pub(super) fn intern(&mut self, name: &str) -> Sym {
         if let Some(sym) = self.get(name) {
+            self.uses[sym as usize] += 1;
             return sym;
         }
-        // At most three names a stored job, and fewer than 2^30 jobs.
-        let sym = self.names.len() as Sym;
+        let sym = match self.free.pop() {
+            Some(sym) => {
+                self.names[sym as usize] = name.into();
+                self.uses[sym as usize] = 1;
+                sym
+            }
+            None => {
+                // At most three names a stored job, and fewer than 2^30 jobs.
+                self.names.push(name.into());
+                self.uses.push(1);
+                (self.names.len() - 1) as Sym
+            }
+        };
         let (names, hasher) = (&self.names, &self.hasher);
         let rehash = |sym: &Sym| hasher.hash_one(&*names[*sym as usize]);
         self.syms.insert_unique(hasher.hash_one(name), sym, rehash);
-        self.names.push(name.into());
         sym
+    }
+
+    /// Counts one use of `sym` fewer; the name is forgotten with its last.
+    pub(super) fn release(&mut self, sym: Sym) {
+        let uses = &mut self.uses[sym as usize];
+        *uses -= 1;
+        if *uses > 0 {
+            return;
+        }
+        let name = std::mem::take(&mut self.names[sym as usize]);
+        let hash = self.hasher.hash_one(&*name);
+        if let Ok(entry) = self.syms.find_entry(hash, |held| *held == sym) {
+            entry.remove();
+        }
+        self.free.push(sym);
     }
 
     /// The name of a symbol this interner handed out.
@@ -91,7 +124,34 @@ impl Interner {
 
     /// How many names are held.
     pub(super) fn len(&self) -> usize {
+        self.names.len() - self.free.len()
+    }
+
+    /// How many numbers were handed out (held names and free numbers).
+    pub(super) fn capacity(&self) -> usize {
         self.names.len()
+    }
+
+    /// Checks the uses counted against the jobs (`uses`, by symbol): a
+    /// name is held exactly while it has uses, and found by its name.
+    pub(super) fn check(&self, uses: &[u32]) -> Result<(), String> {
+        if uses != self.uses {
+            return Err("name use counts differ from the jobs'".to_owned());
+        }
+        for (sym, (name, &used)) in self.names.iter().zip(uses).enumerate() {
+            let sym = sym as Sym;
+            let found = self.get(name);
+            if used > 0 && found != Some(sym) {
+                return Err(format!("name {name} is used but not found"));
+            }
+            if used == 0 && (!name.is_empty() || !self.free.contains(&sym)) {
+                return Err(format!("name {name} ({sym}) is held but no job uses it"));
+            }
+        }
+        if self.syms.len() != self.len() {
+            return Err(format!("{} names hashed, {} held", self.syms.len(), self.len()));
+        }
+        Ok(())
     }
 
     /// Starts a renumbering: the names given to [`Renumbering::keep`] are
@@ -114,10 +174,16 @@ pub(super) struct Renumbering<'a> {
 }
 
 impl Renumbering<'_> {
-    /// The new number of a name in use.
+    /// The new number of a name in use, counting the use.
     pub(super) fn keep(&mut self, sym: Sym) -> Sym {
         let (old, new) = (self.old, &mut self.new);
-        *self.to[sym as usize].get_or_insert_with(|| new.intern(old.name(sym)))
+        match self.to[sym as usize] {
+            Some(to) => {
+                new.uses[to as usize] += 1;
+                to
+            }
+            None => *self.to[sym as usize].insert(new.intern(old.name(sym))),
+        }
     }
 
     /// The new table, and old numbers to new (`None` for a name no longer
@@ -127,9 +193,10 @@ impl Renumbering<'_> {
     }
 }
 
-/// Where each job or name went when some were dropped: old number → new.
+/// Where each job or name went when the store was renumbered: old number
+/// → new.
 pub(super) struct Renumbered {
-    /// `None` for a dropped one.
+    /// `None` for one not kept.
     pub(super) to: Vec<Option<u32>>,
 }
 

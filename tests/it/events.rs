@@ -130,11 +130,13 @@ fn prepare_makes_the_event_and_changes_nothing() {
     };
     assert_eq!(store.prepare(same).unwrap(), None);
     let prune = Change::Prune {
+        limit: None,
         before: at(100),
         dropped: 0,
     };
     assert_eq!(store.prepare(prune).unwrap().unwrap().dropped(), 1);
     let nothing = Change::Prune {
+        limit: None,
         before: at(0),
         dropped: 7,
     };
@@ -256,6 +258,7 @@ fn every_refusal_of_apply_has_its_own_kind_and_message() {
             Event {
                 revision: 5,
                 change: Change::Prune {
+                    limit: None,
                     before: at(5),
                     dropped: 2,
                 },
@@ -268,6 +271,7 @@ fn every_refusal_of_apply_has_its_own_kind_and_message() {
             Event {
                 revision: 5,
                 change: Change::Prune {
+                    limit: None,
                     before: at(-100),
                     dropped: 1,
                 },
@@ -434,6 +438,7 @@ fn a_prune_event_that_drops_nothing_is_refused() {
     let event = Event {
         revision: 1,
         change: Change::Prune {
+            limit: None,
             before: at(0),
             dropped: 0,
         },
