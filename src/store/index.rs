@@ -72,7 +72,10 @@ impl Scope {
     fn remove(&mut self, pos: u32, record: &Record) {
         let by_create = self.by_create_time.remove((record.create_time, pos));
         let by_status = self.by_status_time.remove((record.status_time, pos));
-        debug_assert!(by_create.is_some() && by_status.is_some(), "job {pos} missing from a scope");
+        debug_assert!(
+            by_create.is_some() && by_status.is_some(),
+            "job {pos} missing from a scope"
+        );
     }
 
     fn retain_map(&mut self, moved: &Moved) {

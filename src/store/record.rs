@@ -149,7 +149,11 @@ impl Interner {
             }
         }
         if self.syms.len() != self.len() {
-            return Err(format!("{} names hashed, {} held", self.syms.len(), self.len()));
+            return Err(format!(
+                "{} names hashed, {} held",
+                self.syms.len(),
+                self.len()
+            ));
         }
         Ok(())
     }

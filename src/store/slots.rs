@@ -83,16 +83,17 @@ impl Chunk {
 
     /// A full array with few jobs left becomes a list of those.
     fn settle(&mut self) {
-        if let Chunk::Dense { slots, live } = self {
-            if slots.len() == CHUNK as usize && *live <= SPARSE {
-                let kept = std::mem::take(slots)
-                    .into_iter()
-                    .enumerate()
-                    // Offsets are below CHUNK, which fits a u8.
-                    .filter_map(|(o, slot)| Some((o as u8, slot?)))
-                    .collect();
-                *self = Chunk::Sparse(kept);
-            }
+        if let Chunk::Dense { slots, live } = self
+            && slots.len() == CHUNK as usize
+            && *live <= SPARSE
+        {
+            let kept = std::mem::take(slots)
+                .into_iter()
+                .enumerate()
+                // Offsets are below CHUNK, which fits a u8.
+                .filter_map(|(o, slot)| Some((o as u8, slot?)))
+                .collect();
+            *self = Chunk::Sparse(kept);
         }
     }
 
@@ -222,7 +223,9 @@ impl Slots {
     pub(super) fn iter(&self) -> impl ExactSizeIterator<Item = (u32, &Record)> {
         let records = self.chunks.iter().enumerate().flat_map(move |(c, chunk)| {
             let start = self.start + c as u32 * CHUNK;
-            chunk.iter().map(move |(offset, record)| (start + offset, record))
+            chunk
+                .iter()
+                .map(move |(offset, record)| (start + offset, record))
         });
         Counted {
             records,

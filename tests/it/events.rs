@@ -93,6 +93,18 @@ fn a_malformed_event_is_refused_saying_why() {
             "a prune event needs `dropped`",
         ),
         (
+            r#"{"revision":1,"event":"prune","before":"2018-03-04T05:38:00Z","limit":0,"dropped":1}"#,
+            "a prune event's `limit` is at least 1 (a prune of none is no change)",
+        ),
+        (
+            r#"{"revision":1,"event":"prune","before":"2018-03-04T05:38:00Z","limit":2,"dropped":3}"#,
+            "a prune event drops at most its `limit`: 3 is more than 2",
+        ),
+        (
+            r#"{"revision":1,"event":"status","job_id":"j","status":"working","at":"2018-03-04T05:38:00Z","limit":1}"#,
+            "a status event has no `limit`",
+        ),
+        (
             r#"{"revision":1,"event":"rename","job_id":"j"}"#,
             "unknown variant `rename`",
         ),
@@ -360,9 +372,17 @@ pub(crate) fn primary_history(
             store.set_status(&id, to, when)
         };
         events.extend(made.ok().flatten());
-        // Every 97 moves, the next prune.
+        // Every 97 moves, the next prune: every other one in bounded steps.
         if let (96, Some(&before)) = (k % 97, prunes.get(k / 97)) {
-            events.extend(store.prune_finished(at(i64::from(before))));
+            let before_at = at(i64::from(before));
+            if k / 97 % 2 == 0 {
+                events.extend(store.prune_finished(before_at));
+            } else {
+                let limit = 1 + usize::from(before) % 300;
+                while let Some(event) = store.prune_finished_at_most(before_at, limit) {
+                    events.push(event);
+                }
+            }
         }
     }
     (store, events)
@@ -449,4 +469,89 @@ fn a_prune_event_that_drops_nothing_is_refused() {
          invalid value [0] for field [dropped]: a prune event drops at least one job"
     );
     assert_eq!(store.revision(), 0);
+}
+
+/// A bounded prune step is an event that records its limit, and a replica
+/// drops the very jobs the primary dropped: the oldest by status time,
+/// then by insertion, across apps.
+#[test]
+fn a_bounded_prune_step_is_an_event_with_its_limit() {
+    let mut store = JobStore::new();
+    let mut events = Vec::new();
+    // Finished at 3, 1, 2, 1 seconds, in two apps; one still working.
+    for (i, (app, finished)) in [("a", 3), ("b", 1), ("a", 2), ("b", 1), ("a", 0)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut job = job(&format!("j-{i}"), app, "usr-1", finished);
+        job.status = if i == 4 {
+            Status::Working
+        } else {
+            Status::Successful
+        };
+        events.push(store.insert(job).unwrap());
+    }
+    let step = store.prune_finished_at_most(at(10), 2).unwrap();
+    assert_eq!(
+        serde_json::to_string(&step).unwrap(),
+        r#"{"revision":6,"event":"prune","before":"2018-03-04T05:38:08Z","limit":2,"dropped":2}"#
+    );
+    // The two at 1 second, the earlier inserted first; then the rest.
+    let left: Vec<&str> = store.iter().map(|job| job.job_id()).collect();
+    assert_eq!(left, ["j-0", "j-2", "j-4"]);
+    events.push(step);
+    let last = store.prune_finished_at_most(at(10), 2).unwrap();
+    assert_eq!(last.dropped(), 2);
+    assert_eq!(store.prune_finished_at_most(at(10), 2), None);
+    assert_eq!(store.prune_finished_at_most(at(10), 0), None);
+    events.push(last);
+    // Read back from JSON, replayed, the same store.
+    let mut replica = JobStore::new();
+    for event in &events {
+        let line = serde_json::to_string(event).unwrap();
+        let event: Event = serde_json::from_str(&line).unwrap();
+        assert_eq!(replica.apply(&event).unwrap(), Applied::Changed);
+        replica.check_invariants().unwrap();
+    }
+    assert_eq!(dump(&replica), dump(&store));
+    assert_eq!(replica.revision(), store.revision());
+    // A replica that holds fewer such jobs than the step dropped diverges,
+    // and is left as it was.
+    let mut behind = JobStore::new();
+    for event in &events[..5] {
+        let mut event = event.clone();
+        if let Change::Insert { job } = &mut event.change
+            && job.job_id == "j-3"
+        {
+            job.status = Status::Working;
+        }
+        assert_eq!(behind.apply(&event).unwrap(), Applied::Changed);
+    }
+    let before = dump(&behind);
+    let step = Event {
+        revision: 6,
+        change: Change::Prune {
+            before: at(10),
+            limit: Some(4),
+            dropped: 4,
+        },
+    };
+    assert_eq!(
+        behind.apply(&step).unwrap_err().to_string(),
+        "InternalError, event 6 diverges from this store: \
+         its prune dropped 4 jobs, and would drop 3 here"
+    );
+    assert_eq!(dump(&behind), before);
+    assert_eq!(behind.revision(), 5);
+    // prepare fills in what a step would drop, and makes no change.
+    let prepared = behind
+        .prepare(Change::Prune {
+            before: at(10),
+            limit: Some(2),
+            dropped: 0,
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(prepared.dropped(), 2);
+    assert_eq!(dump(&behind), before);
 }
