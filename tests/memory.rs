@@ -88,5 +88,45 @@ fn after_a_prune_memory_follows_the_jobs_still_held() {
         assert_eq!(page.jobs()[0].owner(), owner);
         assert_eq!(page.jobs()[0].job_action(), format!("Action{i}"));
     }
+    // Pruned in bounded steps, a store gives its spare room back on
+    // shrink_to_fit, and answers as before.
+    let (stepped, stepped_bytes) = bytes_of(|| {
+        let mut store = JobStore::new();
+        for i in 0..N {
+            store.insert(job(i)).expect("valid job");
+        }
+        let mut dropped = 0;
+        while let Some(event) = store.prune_finished_at_most(t0() + Duration::seconds(N), 5_000) {
+            dropped += event.dropped();
+        }
+        assert_eq!(dropped, (N as usize) - survivors.len());
+        store.shrink_to_fit();
+        store
+    });
+    eprintln!("after steps and shrink_to_fit: {stepped_bytes} bytes");
+    stepped.check_invariants().expect("indexes exact");
+    assert!(
+        stepped_bytes <= 2 * fresh_bytes + 4096,
+        "a store of {} jobs holds {stepped_bytes} bytes after a stepped prune and \
+         shrink_to_fit; a fresh one holds {fresh_bytes}",
+        stepped.len()
+    );
+    let all = |store: &JobStore| -> Vec<String> {
+        (0..3)
+            .flat_map(|app| {
+                let query = Query::builder(format!("app-{app}")).build();
+                let page = store
+                    .describe(&Caller::admin("root"), &query)
+                    .expect("valid");
+                let ids: Vec<String> = page
+                    .jobs()
+                    .iter()
+                    .map(|job| job.job_id().to_owned())
+                    .collect();
+                ids
+            })
+            .collect()
+    };
+    assert_eq!(all(&stepped), all(&churned));
     drop(fresh);
 }

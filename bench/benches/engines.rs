@@ -425,6 +425,47 @@ fn ingest(c: &mut Criterion, world: &World) {
             BatchSize::PerIteration,
         )
     });
+    // The same prune in bounded steps: one step from the full store, and
+    // every step of the whole prune (the longest printed, the pause a
+    // reader behind the lock can see).
+    const STEP: usize = 256;
+    group.bench_function(BenchmarkId::new("joblog_one_step_256", n), |b| {
+        b.iter_batched(
+            || world.store.clone(),
+            |mut store| {
+                assert_eq!(
+                    dropped(store.prune_finished_at_most(cutoff, STEP)),
+                    STEP.min(expected)
+                );
+                store
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    let mut longest = std::time::Duration::ZERO;
+    let mut steps = 0;
+    group.bench_function(BenchmarkId::new("joblog_all_steps_256", n), |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                let mut store = world.store.clone();
+                let mut left = expected;
+                loop {
+                    let start = std::time::Instant::now();
+                    let event = store.prune_finished_at_most(cutoff, STEP);
+                    let took = start.elapsed();
+                    total += took;
+                    longest = longest.max(took);
+                    let Some(event) = event else { break };
+                    left -= event.dropped();
+                    steps += 1;
+                }
+                assert_eq!(left, 0);
+            }
+            total
+        })
+    });
+    eprintln!("ingest/prune/joblog_all_steps_{STEP}/{n}: longest of {steps} steps {longest:?}");
     group.bench_function(BenchmarkId::new("sqlite", n), |b| {
         b.iter_custom(|iters| {
             rolled_back(&world.sqlite, iters, |sqlite| {

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::ordered::{Entry, OrderedList};
-use super::record::{Record, Renumbered, SymMap};
+use super::ordered::{Entry, Key, OrderedList};
+use super::record::{Record, Renumbered, Sym, SymMap};
 use super::slots::Moved;
 use crate::query::SortKey;
 use crate::status::Status;
@@ -68,14 +68,21 @@ impl Scope {
         self.by_status_time.insert(Entry::new(at, pos, status));
     }
 
-    /// Removes the job at `pos` from both orders.
-    fn remove(&mut self, pos: u32, record: &Record) {
-        let by_create = self.by_create_time.remove((record.create_time, pos));
-        let by_status = self.by_status_time.remove((record.status_time, pos));
-        debug_assert!(
-            by_create.is_some() && by_status.is_some(),
-            "job {pos} missing from a scope"
-        );
+    /// Removes these jobs from both orders, one pass over each chunk
+    /// they are in; `keys` is room to sort their keys in.
+    fn remove(&mut self, jobs: &[(u32, &Record)], keys: &mut Vec<Key>) {
+        for (list, time) in [
+            (
+                &mut self.by_create_time,
+                (|r: &Record| r.create_time) as fn(&Record) -> i64,
+            ),
+            (&mut self.by_status_time, |r: &Record| r.status_time),
+        ] {
+            keys.clear();
+            keys.extend(jobs.iter().map(|(pos, record)| (time(record), *pos)));
+            keys.sort_unstable();
+            list.remove_sorted(keys);
+        }
     }
 
     fn retain_map(&mut self, moved: &Moved) {
@@ -126,20 +133,30 @@ impl AppIndex {
     /// keys left empty. Each posting list they are in is filtered once,
     /// however many of them it holds.
     pub(super) fn remove(&mut self, going: &[(u32, &Record, Vec<String>)]) {
-        let mut postings: HashMap<&str, Vec<u32>> = HashMap::new();
-        for (pos, record, resources) in going {
-            self.all.remove(*pos, record);
-            for (scopes, sym) in [
-                (&mut self.owners, record.owner),
-                (&mut self.actions, record.action),
-            ] {
+        let mut jobs: Vec<(u32, &Record)> = going.iter().map(|(pos, r, _)| (*pos, *r)).collect();
+        let mut keys = Vec::with_capacity(jobs.len());
+        self.all.remove(&jobs, &mut keys);
+        for (scopes, name) in [
+            (
+                &mut self.owners,
+                (|r: &Record| r.owner) as fn(&Record) -> Sym,
+            ),
+            (&mut self.actions, |r: &Record| r.action),
+        ] {
+            // Grouped by name, so each scope is visited once.
+            jobs.sort_unstable_by_key(|(pos, record)| (name(record), *pos));
+            for group in jobs.chunk_by(|(_, a), (_, b)| name(a) == name(b)) {
+                let sym = name(group[0].1);
                 if let Some(scope) = scopes.get_mut(&sym) {
-                    scope.remove(*pos, record);
+                    scope.remove(group, &mut keys);
                     if scope.is_empty() {
                         scopes.remove(&sym);
                     }
                 }
             }
+        }
+        let mut postings: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (pos, _, resources) in going {
             for id in resources {
                 postings.entry(id).or_default().push(*pos);
             }

@@ -601,11 +601,15 @@ impl JobStore {
                 }
             }
         }
+        let mut finished: Vec<_> = (going.iter())
+            .map(|&pos| (self.records[pos].status_time, pos))
+            .collect();
+        finished.sort_unstable();
+        self.finished.remove_sorted(&finished);
         for pos in going {
             let Some(record) = self.records.remove(pos) else {
                 continue;
             };
-            self.finished.remove((record.status_time, pos));
             let hash = self.hasher.hash_one(record.job_id());
             if let Ok(entry) = self.ids.find_entry(hash, |held| *held == pos) {
                 entry.remove();
@@ -620,7 +624,7 @@ impl JobStore {
     /// Whether the tables hold less than half of what they have room for.
     fn is_roomy(&self) -> bool {
         let len = self.len();
-        self.ids.capacity() > 2 * len || self.names.capacity() > 2 * self.names.len()
+        self.ids.capacity() > 4 * len || self.names.capacity() > 4 * self.names.len()
     }
 
     /// Gives back the memory that pruned jobs left spare: renumbers the

@@ -205,6 +205,70 @@ impl OrderedList {
         Some(entry)
     }
 
+    /// Removes the entries with these keys (ascending, each in the list),
+    /// one pass over each chunk that holds any: a batch costs what its
+    /// chunks hold, not a shift per entry.
+    pub(super) fn remove_sorted(&mut self, keys: &[Key]) {
+        let mut rest = keys;
+        let mut reshape = false;
+        while let Some(&first) = rest.first() {
+            if self.chunks.is_empty() {
+                break;
+            }
+            let c = self.chunk_for(first);
+            let chunk = &mut self.chunks[c];
+            // The keys this chunk would hold.
+            let here = rest.partition_point(|key| *key <= chunk.last).max(1);
+            let (mine, later) = rest.split_at(here);
+            rest = later;
+            let mut mine = mine.iter().peekable();
+            let counts = &mut chunk.counts;
+            let totals = &mut self.totals;
+            chunk.entries.retain(|entry| {
+                let key = entry.key();
+                while mine.next_if(|k| **k < key).is_some() {}
+                if mine.next_if(|k| **k == key).is_none() {
+                    return true;
+                }
+                let status = entry.status().index();
+                counts[status] -= 1;
+                totals[status] -= 1;
+                false
+            });
+            chunk.refresh_last();
+            reshape |= chunk.entries.len() < MIN_CHUNK;
+        }
+        if reshape {
+            // Drop the emptied chunks and fold the small ones into the one
+            // before, in place.
+            let mut kept = 0;
+            for i in 0..self.chunks.len() {
+                let len = self.chunks[i].entries.len();
+                if len == 0 {
+                    continue;
+                }
+                if kept > 0 {
+                    let (done, todo) = self.chunks.split_at_mut(i);
+                    let prev = &mut done[kept - 1];
+                    let small = prev.entries.len() < MIN_CHUNK || len < MIN_CHUNK;
+                    if small && prev.entries.len() + len <= MAX_CHUNK {
+                        let chunk = std::mem::take(&mut todo[0]);
+                        prev.entries.extend_from_slice(&chunk.entries);
+                        for (count, more) in prev.counts.iter_mut().zip(chunk.counts) {
+                            *count += more;
+                        }
+                        prev.last = chunk.last;
+                        continue;
+                    }
+                }
+                self.chunks.swap(kept, i);
+                kept += 1;
+            }
+            self.chunks.truncate(kept);
+        }
+        self.rebuild_tree();
+    }
+
     /// Merges chunk `c` into a neighbour when it is empty or small and a
     /// neighbour has room; says whether the chunks changed.
     fn merge_around(&mut self, c: usize) -> bool {
@@ -593,10 +657,26 @@ mod tests {
                         list.insert(entry);
                         model.insert(entry.key(), entry);
                     }
-                    6 | 7 => {
+                    6 => {
                         let key = model.keys().nth(at as usize % model.len().max(1)).copied();
                         if let Some(key) = key {
                             proptest::prop_assert_eq!(list.remove(key), model.remove(&key));
+                        }
+                    }
+                    7 => {
+                        // A batch: every k-th key from a random start, up to
+                        // a few hundred of them, across chunks.
+                        let step = 1 + status.index() * 3;
+                        let keys: Vec<Key> = model
+                            .keys()
+                            .skip(at as usize % model.len().max(1))
+                            .step_by(step)
+                            .take(1 + at as usize % 300)
+                            .copied()
+                            .collect();
+                        list.remove_sorted(&keys);
+                        for key in &keys {
+                            model.remove(key);
                         }
                     }
                     _ => {

@@ -357,3 +357,101 @@ impl Index<u32> for Slots {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::Job;
+    use crate::status::Status;
+
+    fn record(i: u32) -> Record {
+        let at = chrono::DateTime::UNIX_EPOCH;
+        let job = Job::new(format!("j-{i}"), "a", "u", "RunJob", Status::Pending, at);
+        let checked = job.check().expect("valid job");
+        Record::new(&checked, 0, 0, 0)
+    }
+
+    proptest::proptest! {
+        // PROPTEST_CASES, when set, wins over this property's own 64.
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(64),
+            ..Default::default()
+        })]
+
+        /// Pushes and removals (mostly of old positions, as a prune makes
+        /// them, some anywhere) over many chunks, against a sorted map;
+        /// then a compaction.
+        #[test]
+        fn slots_agree_with_a_sorted_map(
+            ops in proptest::collection::vec((0u8..10, proptest::num::u32::ANY), 1..4000),
+        ) {
+            let mut slots = Slots::default();
+            let mut model = std::collections::BTreeMap::new();
+            for (i, &(kind, at)) in ops.iter().enumerate() {
+                if kind < 5 {
+                    let next = slots.next_position();
+                    let pos = slots.push(record(i as u32));
+                    proptest::prop_assert_eq!(pos, next);
+                    model.insert(pos, i as u32);
+                } else {
+                    let pos = if kind < 8 {
+                        model.keys().next().copied()
+                    } else {
+                        model.keys().nth(at as usize % model.len().max(1)).copied()
+                    };
+                    let pos = pos.unwrap_or(at % (slots.next_position() + 1));
+                    let want = model.remove(&pos).map(|i| format!("j-{i}"));
+                    let got = slots.remove(pos).map(|r| r.job_id().to_owned());
+                    proptest::prop_assert_eq!(got, want);
+                    proptest::prop_assert!(slots.get(pos).is_none());
+                }
+                if i % 97 == 0 {
+                    slots.check().map_err(proptest::test_runner::TestCaseError::fail)?;
+                }
+            }
+            slots.check().map_err(proptest::test_runner::TestCaseError::fail)?;
+            proptest::prop_assert_eq!(slots.len(), model.len());
+            let held: Vec<(u32, String)> =
+                slots.iter().map(|(pos, r)| (pos, r.job_id().to_owned())).collect();
+            let want: Vec<(u32, String)> =
+                model.iter().map(|(&pos, i)| (pos, format!("j-{i}"))).collect();
+            proptest::prop_assert_eq!(&held, &want);
+            for &(_, at) in ops.iter().take(50) {
+                let pos = at % (slots.next_position() + 1);
+                let want = model.get(&pos).map(|i| format!("j-{i}"));
+                proptest::prop_assert_eq!(slots.get(pos).map(|r| r.job_id().to_owned()), want);
+            }
+            let moved = slots.compact();
+            slots.check().map_err(proptest::test_runner::TestCaseError::fail)?;
+            for (rank, (old, _)) in want.iter().enumerate() {
+                proptest::prop_assert_eq!(moved.get(*old), Some(rank as u32));
+            }
+            let ids: Vec<String> = slots.iter().map(|(_, r)| r.job_id().to_owned()).collect();
+            let want: Vec<String> = want.into_iter().map(|(_, id)| id).collect();
+            proptest::prop_assert_eq!(ids, want);
+        }
+    }
+
+    #[test]
+    fn emptied_chunks_keep_nothing() {
+        let mut slots = Slots::default();
+        for i in 0..CHUNK * 4 {
+            slots.push(record(i));
+        }
+        // Keep one job in the second chunk and all of the last.
+        for pos in 0..CHUNK * 3 {
+            if pos != CHUNK + 5 {
+                slots.remove(pos);
+            }
+        }
+        slots.check().unwrap();
+        // The first chunk is forgotten, the second keeps one job only.
+        assert_eq!(slots.start, CHUNK);
+        assert!(matches!(&slots.chunks[0], Chunk::Sparse(jobs) if jobs.len() == 1));
+        assert!(matches!(&slots.chunks[1], Chunk::Sparse(jobs) if jobs.capacity() == 0));
+        slots.remove(CHUNK + 5);
+        assert_eq!(slots.start, CHUNK * 3);
+        assert_eq!(slots.len(), CHUNK as usize);
+        slots.check().unwrap();
+    }
+}
