@@ -179,6 +179,15 @@
 //!   divergence) are `InternalError` (5000): the embedder's log and store
 //!   disagree, which no API caller can cause. A snapshot does not carry the
 //!   quota of [`JobStore::with_max_jobs`]: that is the embedder's setting.
+//! - Retention in bounded steps: [`JobStore::prune_finished_at_most`] drops
+//!   at most `limit` jobs, the oldest finished first by `status_time` and
+//!   then insertion order (across apps, so the order is the same on every
+//!   replica), and its event records `limit`. A step that drops nothing is
+//!   no change. Positions (insertion sequence numbers) are never reused, so
+//!   a step moves no other job; after 2^30 inserts the store renumbers
+//!   itself once, in the insert that runs out (a pause linear in its size,
+//!   with no change to any answer), and [`JobStore::shrink_to_fit`] does the
+//!   same on demand to give spare room back.
 //! - `extras` is kept as the JSON text it was written in ([`Extras`]):
 //!   numbers and key order read back exactly; it nests at most
 //!   [`MAX_EXTRAS_DEPTH`] levels. A key named twice in one object of
