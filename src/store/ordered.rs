@@ -347,22 +347,80 @@ impl OrderedList {
             .map(Entry::pos)
     }
 
+    /// How many entries with a status in `set` have a key below `key`,
+    /// in O(log n + one chunk).
+    pub(super) fn rank(&self, set: StatusSet, key: Key) -> usize {
+        if self.chunks.is_empty() {
+            return 0;
+        }
+        let at = self.chunks.partition_point(|chunk| chunk.last < key);
+        if at == self.chunks.len() {
+            return self.count(set);
+        }
+        let mut below = 0;
+        // The Fenwick prefix of the chunks before `at` (a list of one chunk
+        // has no tree, and then `at` is 0).
+        let mut i = at;
+        while i > 0 {
+            below += set.sum(&self.tree[i]);
+            i &= i - 1;
+        }
+        if let Some(chunk) = self.chunks.get(at) {
+            below += chunk
+                .entries
+                .iter()
+                .take_while(|entry| entry.key() < key)
+                .filter(|entry| set.contains(entry.status()))
+                .count();
+        }
+        below
+    }
+
+    /// The entries with keys in `lo..hi`, ascending (reversible), reading
+    /// only the chunks that hold them.
+    pub(super) fn range(&self, lo: Key, hi: Key) -> impl DoubleEndedIterator<Item = &Entry> {
+        let first = self.chunks.partition_point(|chunk| chunk.last < lo);
+        let last = self.chunks.partition_point(|chunk| chunk.last < hi);
+        let end = (last + 1).min(self.chunks.len()).max(first);
+        self.chunks[first..end]
+            .iter()
+            .flat_map(|chunk| chunk.entries.iter())
+            .filter(move |entry| lo <= entry.key() && entry.key() < hi)
+    }
+
     /// One page of the entries with a status in `set`: skip `offset` of
     /// them in the order asked for, then take up to `limit`. Returns their
     /// positions in page order.
     pub(super) fn page(&self, set: StatusSet, order: Order, offset: u64, limit: usize) -> Vec<u32> {
+        self.page_in(set, order, 0..self.count(set), offset, limit)
+    }
+
+    /// [`OrderedList::page`] over the entries of ascending ranks `ranks`
+    /// among those with a status in `set` (from [`OrderedList::rank`]):
+    /// the page of a key range, at the cost of the first page at any
+    /// offset.
+    pub(super) fn page_in(
+        &self,
+        set: StatusSet,
+        order: Order,
+        ranks: std::ops::Range<usize>,
+        offset: u64,
+        limit: usize,
+    ) -> Vec<u32> {
         let newest_first = order == Order::NewestFirst;
-        let total = self.count(set) as u64;
+        let total = ranks.len() as u64;
         let mut page = Vec::with_capacity(limit.min(128));
         if offset >= total || limit == 0 {
             return page;
         }
+        // No further than the range's end.
+        let limit = limit.min((total - offset) as usize);
         // Ranks are counted in ascending order; newest first is read
         // backwards from the mirrored rank.
         let rank = if newest_first {
-            total - 1 - offset
+            ranks.end as u64 - 1 - offset
         } else {
-            offset
+            ranks.start as u64 + offset
         };
         let (mut c, mut at) = self.select(set, rank as usize);
         loop {
@@ -657,21 +715,22 @@ mod tests {
                         list.insert(entry);
                         model.insert(entry.key(), entry);
                     }
-                    6 => {
+                    6 | 7 if kind == 6 || at % 10 != 0 => {
                         let key = model.keys().nth(at as usize % model.len().max(1)).copied();
                         if let Some(key) = key {
                             proptest::prop_assert_eq!(list.remove(key), model.remove(&key));
                         }
                     }
                     7 => {
-                        // A batch: every k-th key from a random start, up to
-                        // a few hundred of them, across chunks.
-                        let step = 1 + status.index() * 3;
+                        // Now and then a batch (rare, or the lists would
+                        // never grow past one chunk): every k-th key from a
+                        // random start, across chunks.
+                        let step = 1 + status.index() * 40;
                         let keys: Vec<Key> = model
                             .keys()
                             .skip(at as usize % model.len().max(1))
                             .step_by(step)
-                            .take(1 + at as usize % 300)
+                            .take(1 + at as usize % 40)
                             .copied()
                             .collect();
                         list.remove_sorted(&keys);
@@ -705,7 +764,29 @@ mod tests {
                     want.reverse();
                 }
                 let want: Vec<u32> = want.into_iter().skip(offset as usize).take(37).collect();
-                proptest::prop_assert_eq!(list.page(set, if newest_first { Order::NewestFirst } else { Order::OldestFirst }, offset, 37), want);
+                let order = if newest_first { Order::NewestFirst } else { Order::OldestFirst };
+                proptest::prop_assert_eq!(list.page(set, order, offset, 37), want);
+                // A key range: ranks, the page inside it, the entries in it.
+                let lo: Key = (offset as i64 % 4000, (offset % 7) as u32);
+                let hi: Key = (lo.0 + (offset as i64 * 13) % 900, 0);
+                let inside: Vec<&Entry> = all.iter().filter(|e| lo <= e.key() && e.key() < hi).collect();
+                let below = |key: Key| all.iter().filter(|e| e.key() < key && set.contains(e.status())).count();
+                proptest::prop_assert_eq!(list.rank(set, lo), below(lo));
+                proptest::prop_assert_eq!(list.rank(set, hi), below(hi));
+                let ranks = list.rank(set, lo)..list.rank(set, hi).max(list.rank(set, lo));
+                let mut want: Vec<u32> = inside.iter().filter(|e| set.contains(e.status())).map(|e| e.pos()).collect();
+                if newest_first {
+                    want.reverse();
+                }
+                let skip = (offset % 50) as usize;
+                let want: Vec<u32> = want.into_iter().skip(skip).take(11).collect();
+                proptest::prop_assert_eq!(list.page_in(set, order, ranks, skip as u64, 11), want);
+                let got: Vec<Entry> = list.range(lo, hi).copied().collect();
+                let want: Vec<Entry> = inside.iter().map(|e| **e).collect();
+                proptest::prop_assert_eq!(&got, &want);
+                let mut back: Vec<Entry> = list.range(lo, hi).rev().copied().collect();
+                back.reverse();
+                proptest::prop_assert_eq!(back, want);
             }
         }
     }
