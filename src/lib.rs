@@ -109,6 +109,9 @@
 //! | `cluster` | string | *extension* (from the Python SDK's `describe_cluster_jobs`): only jobs involving this resource id, in `resource_ids` or in any list of `resources` |
 //! | `sort_key` | string | *extension*: `create_time` (default) or `status_time` |
 //! | `reverse` | integer | *extension*: `1` (default) newest first, `0` oldest first |
+//! | `after` | string | *extension*: a job id; the page starts right after that job in the order asked for, then `offset` applies; the job must be in the caller's view of the app (else 2100) but need not meet the other filters; `total_count` is unchanged |
+//! | `start_time` | timestamp | *extension*: RFC 3339; only jobs whose `sort_key` time is at or after it |
+//! | `end_time` | timestamp | *extension*: RFC 3339; only jobs whose `sort_key` time is before it; `start_time` must be before `end_time` (else 1100) |
 //!
 //! A scalar given twice, a scalar sent with a list suffix (`owner.1`,
 //! `limit.1`: ignoring it would silently widen the answer), an empty

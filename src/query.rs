@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -184,6 +185,9 @@ pub struct Query {
     cluster: Option<String>,
     sort_key: SortKey,
     order: Order,
+    after: Option<String>,
+    start_time: Option<DateTime<Utc>>,
+    end_time: Option<DateTime<Utc>>,
     offset: u64,
     limit: u64,
 }
@@ -206,6 +210,9 @@ impl Query {
             cluster: None,
             sort_key: SortKey::CreateTime,
             order: Order::NewestFirst,
+            after: None,
+            start_time: None,
+            end_time: None,
             offset: 0,
             limit: Query::DEFAULT_LIMIT,
         }
@@ -275,6 +282,23 @@ impl Query {
         self.order
     }
 
+    /// The job the page starts after (`after`), if any.
+    pub fn after(&self) -> Option<&str> {
+        self.after.as_deref()
+    }
+
+    /// The window's start (`start_time`, inclusive), if any: only jobs
+    /// whose sort key time is at or after it.
+    pub fn start_time(&self) -> Option<DateTime<Utc>> {
+        self.start_time
+    }
+
+    /// The window's end (`end_time`, exclusive), if any: only jobs whose
+    /// sort key time is before it.
+    pub fn end_time(&self) -> Option<DateTime<Utc>> {
+        self.end_time
+    }
+
     /// How many jobs of the order to skip (`offset`).
     pub fn offset(&self) -> u64 {
         self.offset
@@ -312,10 +336,26 @@ impl Query {
                 EMPTY,
             ));
         }
-        for (param, value) in self.filters() {
+        for (param, value) in self
+            .filters()
+            .into_iter()
+            .chain([(Param::After, self.after())])
+        {
             if value == Some("") {
                 return Err(Error::invalid_parameter(param.name(), "", EMPTY));
             }
+        }
+        if let (Some(start), Some(end)) = (self.start_time, self.end_time)
+            && start >= end
+        {
+            return Err(Error::invalid_parameter(
+                Param::StartTime.name(),
+                &crate::time::format_precise(start),
+                format!(
+                    "must be before end_time ({})",
+                    crate::time::format_precise(end)
+                ),
+            ));
         }
         Ok(())
     }
@@ -326,6 +366,14 @@ impl Query {
             (Param::JobAction, self.job_action()),
             (Param::Owner, self.owner()),
             (Param::Cluster, self.cluster()),
+        ]
+    }
+
+    /// The window's times with their parameters, in wire order.
+    pub(crate) fn window(&self) -> [(Param, Option<DateTime<Utc>>); 2] {
+        [
+            (Param::StartTime, self.start_time),
+            (Param::EndTime, self.end_time),
         ]
     }
 }
@@ -399,6 +447,33 @@ impl QueryBuilder {
         self
     }
 
+    /// Starts the page right after this job in the order asked for
+    /// (`after`, an extension), before `offset` applies: paging with the
+    /// last job of each page neither repeats nor skips a job when newer
+    /// jobs arrive between pages. The job must be in the caller's view of
+    /// the app (else 2100); it need not meet the other filters.
+    /// `total_count` still counts every job that does.
+    pub fn after(mut self, job_id: impl Into<String>) -> QueryBuilder {
+        self.query.after = Some(job_id.into());
+        self
+    }
+
+    /// Only jobs whose sort key time (`create_time`, or `status_time`
+    /// with [`SortKey::StatusTime`]) is at or after this (`start_time`, an
+    /// extension).
+    pub fn start_time(mut self, start: DateTime<Utc>) -> QueryBuilder {
+        self.query.start_time = Some(start);
+        self
+    }
+
+    /// Only jobs whose sort key time is before this (`end_time`, an
+    /// extension). A window whose start is not before its end is refused
+    /// (1100).
+    pub fn end_time(mut self, end: DateTime<Utc>) -> QueryBuilder {
+        self.query.end_time = Some(end);
+        self
+    }
+
     /// How many jobs of the order to skip (`offset`, default 0).
     pub fn offset(mut self, offset: u64) -> QueryBuilder {
         self.query.offset = offset;
@@ -448,11 +523,14 @@ pub(crate) enum Param {
     Cluster,
     SortKey,
     Reverse,
+    After,
+    StartTime,
+    EndTime,
 }
 
 impl Param {
     /// Every parameter, in the order of the API page and its extensions.
-    pub(crate) const ALL: [Param; 12] = [
+    pub(crate) const ALL: [Param; 15] = [
         Param::Action,
         Param::App,
         Param::Jobs,
@@ -465,6 +543,9 @@ impl Param {
         Param::Cluster,
         Param::SortKey,
         Param::Reverse,
+        Param::After,
+        Param::StartTime,
+        Param::EndTime,
     ];
 
     /// The wire name, without a list suffix.
@@ -482,6 +563,9 @@ impl Param {
             Param::Cluster => "cluster",
             Param::SortKey => "sort_key",
             Param::Reverse => "reverse",
+            Param::After => "after",
+            Param::StartTime => "start_time",
+            Param::EndTime => "end_time",
         }
     }
 

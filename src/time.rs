@@ -16,6 +16,12 @@ pub(crate) fn from_nanos(nanos: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_nanos(nanos)
 }
 
+/// `time` in RFC 3339, UTC, with every non-zero fraction digit: the form
+/// records and events keep, which [`parse_timestamp`] reads back exactly.
+pub(crate) fn format_precise(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 /// Writes a timestamp the way the API does: `YYYY-MM-DDThh:mm:ssZ`, whole
 /// seconds, UTC.
 ///
@@ -202,7 +208,7 @@ pub mod timestamp {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub mod precise {
-        use chrono::{DateTime, SecondsFormat, Utc};
+        use chrono::{DateTime, Utc};
         use serde::{Deserializer, Serializer};
 
         /// Writes `time` in RFC 3339, UTC, with every non-zero fraction
@@ -215,7 +221,7 @@ pub mod timestamp {
             time: &DateTime<Utc>,
             serializer: S,
         ) -> Result<S::Ok, S::Error> {
-            serializer.collect_str(&time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+            serializer.collect_str(&crate::time::format_precise(*time))
         }
 
         /// Reads an RFC 3339 timestamp, as [`deserialize`](super::deserialize).

@@ -391,6 +391,7 @@ impl OrderedList {
     /// One page of the entries with a status in `set`: skip `offset` of
     /// them in the order asked for, then take up to `limit`. Returns their
     /// positions in page order.
+    #[cfg(test)]
     pub(super) fn page(&self, set: StatusSet, order: Order, offset: u64, limit: usize) -> Vec<u32> {
         self.page_in(set, order, 0..self.count(set), offset, limit)
     }

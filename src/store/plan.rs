@@ -27,11 +27,14 @@ use std::fmt;
 
 use super::JobStore;
 use super::index::{AppIndex, Scope};
-use super::ordered::Key;
+use super::ordered::{Key, OrderedList};
 use super::record::{JobRef, Record, Sym};
 use crate::error::{Error, ErrorKind};
 use crate::query::{Caller, Order, Query, SortKey};
 use crate::status::StatusSet;
+use crate::time::to_nanos;
+
+use chrono::{DateTime, Utc};
 
 /// One answer to a query: how many jobs match, and the page asked for.
 #[derive(Clone, Debug, PartialEq)]
@@ -149,7 +152,8 @@ enum Chosen<'q> {
 
 /// How a plan reads, with what it reads.
 enum How<'q> {
-    Ids,
+    /// With the `after` id if it is not in view (named in the 2100).
+    Ids(Option<&'q str>),
     Ordered(&'q Scope, PlanIndex),
     Walk(&'q Scope, PlanIndex),
     Postings(&'q [u32]),
@@ -166,6 +170,63 @@ struct Filter<'q> {
     /// `Some(None)`: an action no job has.
     job_action: Option<Option<Sym>>,
     cluster: Option<&'q str>,
+    /// The time window, as keys of the sort key's order: what is counted.
+    window: Bounds,
+    /// The window, narrowed by `after`: what the page is taken from.
+    page: Bounds,
+}
+
+/// The keys `lo..hi` of an order.
+#[derive(Clone, Copy, Debug)]
+struct Bounds {
+    lo: Key,
+    hi: Key,
+}
+
+impl Bounds {
+    /// Below every key.
+    const MIN: Key = (i64::MIN, 0);
+    /// Above every key (positions are below 2^30).
+    const MAX: Key = (i64::MAX, u32::MAX);
+
+    /// The keys whose time is at or after `start` and before `end`; a time
+    /// outside the stored range stands for its end of the range.
+    fn window(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Bounds {
+        let key = |time: DateTime<Utc>| match to_nanos(time) {
+            Some(nanos) => (nanos, 0),
+            None if time < DateTime::UNIX_EPOCH => Bounds::MIN,
+            None => Bounds::MAX,
+        };
+        Bounds {
+            lo: start.map_or(Bounds::MIN, key),
+            hi: end.map_or(Bounds::MAX, key),
+        }
+    }
+
+    /// These bounds, past the job at `key` in the order asked for.
+    fn after(self, key: Key, order: Order) -> Bounds {
+        match order {
+            Order::NewestFirst => Bounds {
+                hi: self.hi.min(key),
+                ..self
+            },
+            Order::OldestFirst => Bounds {
+                lo: self.lo.max((key.0, key.1 + 1)),
+                ..self
+            },
+        }
+    }
+
+    fn contains(&self, key: Key) -> bool {
+        self.lo <= key && key < self.hi
+    }
+
+    /// The ranks of these bounds among the entries of `list` with a
+    /// status in `set`.
+    fn ranks(&self, list: &OrderedList, set: StatusSet) -> std::ops::Range<usize> {
+        let lo = list.rank(set, self.lo);
+        lo..list.rank(set, self.hi).max(lo)
+    }
 }
 
 impl Filter<'_> {
@@ -252,7 +313,7 @@ impl JobStore {
             Chosen::Plan(filter, how) => (filter, how),
         };
         Ok(match how {
-            How::Ids => return self.plan_ids(&filter, query),
+            How::Ids(after_missing) => return self.plan_ids(&filter, query, after_missing),
             How::Ordered(scope, _) => self.plan_ordered(scope, &filter, query),
             How::Walk(scope, _) => self.plan_walk(scope, &filter, query),
             How::Postings(postings) => {
@@ -281,21 +342,44 @@ impl JobStore {
             .and_then(|sym| Some((sym, self.apps.get(&sym)?)));
         let Some((app_sym, app)) = app else {
             // No job of the app exists, so every named id is missing.
-            if query.job_ids().is_empty() {
+            if query.job_ids().is_empty() && query.after().is_none() {
                 return Ok(Chosen::Nothing);
             }
-            return Err(not_found(query.job_ids().iter()));
+            return Err(not_found(
+                query
+                    .job_ids()
+                    .iter()
+                    .map(String::as_str)
+                    .chain(query.after()),
+            ));
         };
-        let filter = Filter {
+        let window = Bounds::window(query.start_time(), query.end_time());
+        let mut filter = Filter {
             app,
             app_sym,
             owner: owner.map(|owner| self.names.get(owner)),
             statuses: query.status_set(),
             job_action: query.job_action().map(|a| self.names.get(a)),
             cluster: query.cluster(),
+            window,
+            page: window,
         };
+        // The job `after` names must be in view; it need not match.
+        let mut after_missing = None;
+        if let Some(after) = query.after() {
+            match self.position(after) {
+                Some(pos) if filter.in_scope(self.record(pos)) => {
+                    let key = (sort_time(self.record(pos), query.sort_key()), pos);
+                    filter.page = window.after(key, query.order());
+                }
+                _ => after_missing = Some(after),
+            }
+        }
         if !query.job_ids().is_empty() {
-            return Ok(Chosen::Plan(filter, How::Ids));
+            return Ok(Chosen::Plan(filter, How::Ids(after_missing)));
+        }
+        if let Some(after) = after_missing {
+            return Err(not_found(std::iter::once(after)));
         }
         // Each narrowing filter's set of candidates; a name no job has
         // leaves nothing to find.
@@ -366,7 +450,7 @@ impl JobStore {
     pub fn explain(&self, caller: &Caller, query: &Query) -> Result<Plan, Error> {
         Ok(match self.choose(caller, query)? {
             Chosen::Nothing => Plan::Nothing,
-            Chosen::Plan(_, How::Ids) => Plan::Ids {
+            Chosen::Plan(_, How::Ids(_)) => Plan::Ids {
                 ids: query.job_ids().len(),
             },
             Chosen::Plan(_, How::Ordered(_, index)) => Plan::Ordered { index },
@@ -384,10 +468,12 @@ impl JobStore {
     /// counts and pages by rank, reading no job outside the page.
     fn plan_ordered<'s>(&'s self, scope: &Scope, filter: &Filter<'_>, query: &Query) -> Page<'s> {
         let list = scope.list(query.sort_key());
+        let set = filter.statuses;
         let limit = query.page_limit() as usize;
-        let positions = list.page(filter.statuses, query.order(), query.offset(), limit);
+        let ranks = filter.page.ranks(list, set);
+        let positions = list.page_in(set, query.order(), ranks, query.offset(), limit);
         Page {
-            total_count: list.count(filter.statuses) as u64,
+            total_count: filter.window.ranks(list, set).len() as u64,
             jobs: positions.into_iter().map(|pos| self.job_at(pos)).collect(),
         }
     }
@@ -397,37 +483,49 @@ impl JobStore {
     /// filter; it costs one step per job of the index, and sorts nothing.
     fn plan_walk<'s>(&'s self, scope: &Scope, filter: &Filter<'_>, query: &Query) -> Page<'s> {
         let list = scope.list(query.sort_key());
+        let Bounds { lo, hi } = filter.window;
         let entries: Box<dyn Iterator<Item = _>> = match query.order() {
-            Order::NewestFirst => Box::new(list.iter().rev()),
-            Order::OldestFirst => Box::new(list.iter()),
+            Order::NewestFirst => Box::new(list.range(lo, hi).rev()),
+            Order::OldestFirst => Box::new(list.range(lo, hi)),
         };
         let offset = query.offset();
         let end = offset.saturating_add(query.page_limit());
         let mut total_count = 0;
+        // How many matching jobs past `after` came so far.
+        let mut paged = 0;
         let mut jobs = Vec::new();
         for entry in entries {
             let pos = entry.pos();
             if !filter.statuses.contains(entry.status()) || !filter.matches(pos, self.record(pos)) {
                 continue;
             }
-            if (offset..end).contains(&total_count) {
-                jobs.push(self.job_at(pos));
-            }
             total_count += 1;
+            if filter.page.contains(entry.key()) {
+                if (offset..end).contains(&paged) {
+                    jobs.push(self.job_at(pos));
+                }
+                paged += 1;
+            }
         }
         Page { total_count, jobs }
     }
 
     /// The ids plan: each listed id looked up; all must be in scope.
-    fn plan_ids<'s>(&'s self, filter: &Filter<'_>, query: &Query) -> Result<Page<'s>, Error> {
+    fn plan_ids<'s>(
+        &'s self,
+        filter: &Filter<'_>,
+        query: &Query,
+        after_missing: Option<&str>,
+    ) -> Result<Page<'s>, Error> {
         let mut positions = Vec::with_capacity(query.job_ids().len());
         let mut missing = Vec::new();
         for job_id in query.job_ids() {
             match self.position(job_id) {
                 Some(pos) if filter.in_scope(self.record(pos)) => positions.push(pos),
-                _ => missing.push(job_id),
+                _ => missing.push(job_id.as_str()),
             }
         }
+        missing.extend(after_missing);
         if !missing.is_empty() {
             return Err(not_found(missing.into_iter()));
         }
@@ -446,18 +544,14 @@ impl JobStore {
         let mut keys: Vec<Key> = candidates
             .filter_map(|pos| {
                 let record = self.record(pos);
-                if !filter.matches(pos, record) {
-                    return None;
-                }
-                let time = match query.sort_key() {
-                    SortKey::CreateTime => record.create_time,
-                    SortKey::StatusTime => record.status_time,
-                };
-                Some((time, pos))
+                let key = (sort_time(record, query.sort_key()), pos);
+                (filter.matches(pos, record) && filter.window.contains(key)).then_some(key)
             })
             .collect();
         let total_count = keys.len() as u64;
-        if query.offset() >= total_count {
+        keys.retain(|&key| filter.page.contains(key));
+        let paged = keys.len() as u64;
+        if query.offset() >= paged {
             return Page {
                 total_count,
                 jobs: Vec::new(),
@@ -469,7 +563,7 @@ impl JobStore {
         };
         // Only the first offset + limit jobs of the order need sorting.
         let end = query.offset().saturating_add(query.page_limit());
-        if end < total_count {
+        if end < paged {
             keys.select_nth_unstable_by(end as usize, order);
             keys.truncate(end as usize);
         }
@@ -483,12 +577,20 @@ impl JobStore {
     }
 }
 
+/// A job's time in the order of `sort_key`.
+fn sort_time(record: &Record, sort_key: SortKey) -> i64 {
+    match sort_key {
+        SortKey::CreateTime => record.create_time,
+        SortKey::StatusTime => record.status_time,
+    }
+}
+
 /// The 2100 error naming each of `job_ids` once, in request order.
-fn not_found<'a>(job_ids: impl Iterator<Item = &'a String>) -> Error {
+fn not_found<'a>(job_ids: impl Iterator<Item = &'a str>) -> Error {
     let mut named = HashSet::new();
     let job_ids = job_ids
-        .filter(|id| named.insert(id.as_str()))
-        .cloned()
+        .filter(|id| named.insert(*id))
+        .map(str::to_owned)
         .collect();
     Error::new(ErrorKind::JobsNotFound { job_ids })
 }

@@ -6,9 +6,12 @@ use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
+
 use crate::error::{Error, ErrorKind};
 use crate::query::{Order, Param, Query, SortKey};
 use crate::status::Status;
+use crate::time::{format_precise, parse_timestamp};
 
 /// The action this crate answers.
 pub(crate) const ACTION: &str = "DescribeClusterJobs";
@@ -122,6 +125,11 @@ fn count(name: &str, value: &str) -> Result<u64, Error> {
         .map_err(|_| Error::invalid_parameter(name, value, "must be 0 or more"))
 }
 
+/// Reads a window's time as records' times are read.
+fn time(value: &str) -> Result<DateTime<Utc>, String> {
+    parse_timestamp(value).map_err(|err| err.to_string())
+}
+
 /// Parses a request string into a query, through [`Query::builder`].
 pub(crate) fn parse(input: &str) -> Result<Query, Error> {
     let mut query = Query::builder("");
@@ -188,6 +196,9 @@ pub(crate) fn parse(input: &str) -> Result<Query, Error> {
                 Some(order) => query.order(order),
                 None => return Err(invalid("must be 0 or 1".to_owned())),
             },
+            Param::After => query.after(value.into_owned()),
+            Param::StartTime => query.start_time(time(&value).map_err(invalid)?),
+            Param::EndTime => query.end_time(time(&value).map_err(invalid)?),
         };
     }
     if !app_given {
@@ -263,6 +274,14 @@ impl fmt::Display for Query {
         }
         out.append_pair(Param::SortKey.name(), self.sort_key().as_str());
         out.append_pair(Param::Reverse.name(), self.order().reverse_flag());
+        if let Some(after) = self.after() {
+            out.append_pair(Param::After.name(), after);
+        }
+        for (param, time) in self.window() {
+            if let Some(time) = time {
+                out.append_pair(param.name(), &format_precise(time));
+            }
+        }
         out.append_pair(Param::Offset.name(), &self.offset().to_string());
         out.append_pair(Param::Limit.name(), &self.limit().to_string());
         f.write_str(&out.finish())

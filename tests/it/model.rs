@@ -63,6 +63,10 @@ struct QuerySpec {
     cluster: Option<u8>,
     status_time: bool,
     reverse: bool,
+    /// `after`: a job id index.
+    after: Option<u16>,
+    /// `start_time` and `end_time`, in seconds from `at(0)`.
+    window: (Option<i64>, Option<i64>),
     offset: u64,
     limit: u64,
 }
@@ -127,6 +131,15 @@ impl QuerySpec {
         if let Some(c) = self.cluster {
             query = query.cluster(CLUSTERS[usize::from(c)]);
         }
+        if let Some(id) = self.after {
+            query = query.after(job_id(id));
+        }
+        if let Some(start) = self.window.0 {
+            query = query.start_time(at(start));
+        }
+        if let Some(end) = self.window.1 {
+            query = query.end_time(at(end));
+        }
         query.build()
     }
 }
@@ -156,10 +169,16 @@ fn query_spec() -> impl Strategy<Value = QuerySpec> {
             prop_oneof![3 => 0u64..12, 1 => 0u64..60],
             prop_oneof![3 => 0u64..12, 1 => 0u64..120],
         ),
+        (
+            prop_oneof![2 => Just(None), 1 => (0u16..96).prop_map(Some)],
+            prop::option::of(-2i64..45),
+            prop::option::of(-2i64..45),
+        ),
     )
         .prop_map(
-            |((caller, admin, app), ids, statuses, (action, owner, cluster), rest)| {
+            |((caller, admin, app), ids, statuses, (action, owner, cluster), rest, paging)| {
                 let (status_time, reverse, offset, limit) = rest;
+                let (after, start, end) = paging;
                 QuerySpec {
                     caller,
                     admin,
@@ -171,6 +190,8 @@ fn query_spec() -> impl Strategy<Value = QuerySpec> {
                     cluster,
                     status_time,
                     reverse,
+                    after,
+                    window: (start, end),
                     offset,
                     limit,
                 }
@@ -462,6 +483,8 @@ proptest! {
         for op in ops.iter().filter(|op| !matches!(op, Op::Query(_))) {
             step(&mut store, &mut model, op)?;
         }
+        // Offset paging; `after` has its own walk below.
+        let spec = QuerySpec { after: None, ..spec };
         let whole = QuerySpec { offset: 0, limit: 100, ..spec.clone() };
         let Ok((total, all)) = answer(&store, &whole) else {
             return Ok(()); // an error answer has no pages
@@ -580,6 +603,12 @@ proptest! {
         prop_assert_eq!(query.order(), order);
         prop_assert_eq!((query.offset(), query.limit()), (spec.offset, spec.limit));
         prop_assert_eq!(query.page_limit(), spec.limit.min(100));
+        prop_assert_eq!(query.after().map(str::to_owned), spec.after.map(job_id));
+        prop_assert_eq!(query.start_time(), spec.window.0.map(at));
+        prop_assert_eq!(query.end_time(), spec.window.1.map(at));
+        // The wire string round-trips: Display, then FromStr.
+        let wire = query.to_string();
+        prop_assert_eq!(wire.parse::<Query>().map_err(|e| e.to_string()), Ok(query), "{}", wire);
     }
 }
 
@@ -587,6 +616,22 @@ proptest! {
 /// status delay, cluster bits). Create times repeat and come out of order,
 /// so entries land inside chunks, not only at their ends.
 type BulkJob = (u8, u8, u8, u8, u16, u8, u8);
+
+/// The insert of job `i` of a bulk data set.
+fn bulk_insert(i: usize, &(app, owner, action, s, create, delay, clusters): &BulkJob) -> Op {
+    Op::Insert {
+        id: i as u16,
+        app,
+        owner,
+        action,
+        status: s,
+        create: i64::from(create),
+        delay: i64::from(delay),
+        clusters,
+        error_codes: false,
+        empty_owner: false,
+    }
+}
 
 fn bulk_job() -> impl Strategy<Value = BulkJob> {
     // Mostly pending, so a window of status changes can empty chunks.
@@ -614,13 +659,20 @@ fn any_offset() -> impl Strategy<Value = u64> {
 }
 
 fn large_query() -> impl Strategy<Value = QuerySpec> {
-    (query_spec(), any_offset(), prop_oneof![0u64..30, 0u64..150]).prop_map(
-        |(spec, offset, limit)| QuerySpec {
+    let time = || prop::option::of(-5i64..2100);
+    (
+        query_spec(),
+        any_offset(),
+        prop_oneof![0u64..30, 0u64..150],
+        (prop::option::of(0u16..4000), time(), time()),
+    )
+        .prop_map(|(spec, offset, limit, (after, start, end))| QuerySpec {
             offset,
             limit,
+            after,
+            window: (start, end),
             ..spec
-        },
-    )
+        })
 }
 
 /// Applies writes to store and model, comparing each result; the full
@@ -661,11 +713,7 @@ proptest! {
     ) {
         let mut store = JobStore::new();
         let mut model = Model::default();
-        let insert = |i: usize, &(app, owner, action, s, create, delay, clusters): &BulkJob| Op::Insert {
-            id: i as u16, app, owner, action, status: s,
-            create: i64::from(create), delay: i64::from(delay), clusters,
-            error_codes: false, empty_owner: false,
-        };
+        let insert = bulk_insert;
         for (i, job) in jobs.iter().enumerate() {
             bulk_write(&mut store, &mut model, &insert(i, job))?;
         }
@@ -713,5 +761,80 @@ proptest! {
             bulk_write(&mut store, &mut model, &insert(jobs.len() + i, job))?;
         }
         check_phase(&store, &model, &queries)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: crate::cases(48), ..ProptestConfig::default() })]
+
+    /// SPEC §10: walking a log newest first by `create_time`, each page
+    /// starting after the last job of the one before, while newer jobs
+    /// arrive between pages, returns every job that was there at the start
+    /// exactly once, in order; then the walk ends. Thousands of jobs, pages
+    /// of 1 to 100, with any status filter and caller.
+    #[test]
+    fn walking_with_after_sees_every_job_once_while_jobs_arrive(
+        jobs in prop::collection::vec(bulk_job(), 1_000..3_000),
+        arrivals in prop::collection::vec(bulk_job(), 0..400),
+        spec in query_spec(),
+        size in 1u64..=100,
+        reverse in any::<bool>(),
+    ) {
+        let mut store = JobStore::new();
+        let mut model = Model::default();
+        for (i, job) in jobs.iter().enumerate() {
+            bulk_write(&mut store, &mut model, &bulk_insert(i, job))?;
+        }
+        let spec = QuerySpec {
+            ids: Vec::new(),
+            status_time: false,
+            reverse,
+            after: None,
+            window: (None, None),
+            offset: 0,
+            limit: size,
+            ..spec
+        };
+        // Every match at the start, in order, by offset pages of 100.
+        let mut want: Vec<String> = Vec::new();
+        loop {
+            let page = QuerySpec { offset: want.len() as u64, limit: 100, ..spec.clone() };
+            let Ok((total, ids)) = model.describe(&page) else {
+                return Ok(()); // a refused query has no pages
+            };
+            want.extend(ids);
+            if want.len() as u64 >= total {
+                break;
+            }
+        }
+        let mut walked: Vec<String> = Vec::new();
+        let mut arriving = arrivals.iter().enumerate();
+        // Arrivals are newer than every job there (created after the last
+        // one): newest first they land before the walk's position, oldest
+        // first after every job that was there.
+        loop {
+            let mut query = spec.query().to_builder();
+            if let Some(last) = walked.last() {
+                query = query.after(last.as_str());
+            }
+            let page = store
+                .describe(&spec.caller(), &query.build())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let ids: Vec<String> = page.jobs().iter().map(|job| job.job_id().to_owned()).collect();
+            let done = ids.is_empty() || walked.len() + ids.len() >= want.len();
+            walked.extend(ids);
+            if done {
+                break;
+            }
+            // A few newer jobs arrive before the next page.
+            for _ in 0..3 {
+                if let Some((i, job)) = arriving.next() {
+                    let late = (job.0, job.1, job.2, job.3, 1900 + job.4 % 100, job.5, job.6);
+                    bulk_write(&mut store, &mut model, &bulk_insert(jobs.len() + i, &late))?;
+                }
+            }
+        }
+        walked.truncate(want.len());
+        prop_assert_eq!(walked, want);
     }
 }

@@ -25,6 +25,18 @@ pub fn describe<'a>(
     caller: &Caller,
     query: &Query,
 ) -> Result<(u64, Vec<&'a Job>), ErrorKind> {
+    if let (Some(start), Some(end)) = (query.start_time(), query.end_time())
+        && start >= end
+    {
+        let text = |time: joblog::chrono::DateTime<joblog::chrono::Utc>| {
+            time.to_rfc3339_opts(joblog::chrono::SecondsFormat::AutoSi, true)
+        };
+        return Err(ErrorKind::InvalidParameter {
+            parameter: "start_time".to_owned(),
+            value: text(start),
+            reason: format!("must be before end_time ({})", text(end)),
+        });
+    }
     if let Some(owner) = query.owner()
         && !caller.is_admin()
         && owner != caller.user_id()
@@ -42,16 +54,25 @@ pub fn describe<'a>(
             }
     };
     let mut missing: Vec<String> = Vec::new();
-    for id in query.job_ids() {
+    for id in query
+        .job_ids()
+        .iter()
+        .map(String::as_str)
+        .chain(query.after())
+    {
         let seen = jobs.iter().any(|job| &job.job_id == id && in_view(job));
-        if !seen && !missing.contains(id) {
-            missing.push(id.clone());
+        if !seen && !missing.iter().any(|named| named == id) {
+            missing.push(id.to_owned());
         }
     }
     if !missing.is_empty() {
         return Err(ErrorKind::JobsNotFound { job_ids: missing });
     }
     let statuses: Vec<_> = query.statuses().collect();
+    let sort_time = |job: &Job| match query.sort_key() {
+        SortKey::CreateTime => job.create_time,
+        SortKey::StatusTime => job.status_time,
+    };
     let mut hits: Vec<(_, usize, &Job)> = jobs
         .iter()
         .enumerate()
@@ -64,19 +85,37 @@ pub fn describe<'a>(
                 .is_none_or(|action| job.job_action == action)
         })
         .filter(|(_, job)| query.cluster().is_none_or(|id| involves(job, id)))
-        .map(|(i, job)| {
-            let time = match query.sort_key() {
-                SortKey::CreateTime => job.create_time,
-                SortKey::StatusTime => job.status_time,
-            };
-            (time, i, job)
+        .filter(|(_, job)| {
+            query
+                .start_time()
+                .is_none_or(|start| sort_time(job) >= start)
         })
+        .filter(|(_, job)| query.end_time().is_none_or(|end| sort_time(job) < end))
+        .map(|(i, job)| (sort_time(job), i, job))
         .collect();
     hits.sort_by_key(|&(time, i, _)| (time, i));
     if query.order() == Order::NewestFirst {
         hits.reverse();
     }
     let total = hits.len() as u64;
+    // `after`: the page starts right after that job in this order (it
+    // need not be among the hits: compare its place in the order).
+    if let Some(after) = query.after() {
+        let (i, job) = jobs
+            .iter()
+            .enumerate()
+            .find(|(_, job)| job.job_id == after)
+            .expect("checked in view above");
+        let key = (sort_time(job), i);
+        let newest_first = query.order() == Order::NewestFirst;
+        hits.retain(|&(time, j, _)| {
+            if newest_first {
+                (time, j) < key
+            } else {
+                (time, j) > key
+            }
+        });
+    }
     let page = hits
         .into_iter()
         .skip(usize::try_from(query.offset()).unwrap_or(usize::MAX))
