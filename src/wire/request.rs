@@ -127,7 +127,8 @@ fn count(name: &str, value: &str) -> Result<u64, Error> {
 
 /// Reads a window's time as records' times are read.
 fn time(value: &str) -> Result<DateTime<Utc>, String> {
-    parse_timestamp(value).map_err(|err| err.to_string())
+    parse_timestamp(value)
+        .map_err(|err| format!("must be an RFC 3339 time such as 2018-03-04T05:37:58Z ({err})"))
 }
 
 /// Parses a request string into a query, through [`Query::builder`].
@@ -211,7 +212,11 @@ pub(crate) fn parse(input: &str) -> Result<Query, Error> {
     for (_, job_id) in job_ids {
         query = query.job_id(job_id);
     }
-    Ok(query.build())
+    // What only the whole query can tell (a window that ends before it
+    // starts) is refused here too, not first when it is answered.
+    let query = query.build();
+    query.check()?;
+    Ok(query)
 }
 
 /// Parses a request string, as [`JobStore::describe_request`] does.

@@ -355,3 +355,65 @@ fn status_time_order_and_status_filters_combine() {
     );
     assert_eq!((total, page), (3, vec!["j-3".into(), "j-1".into()]));
 }
+
+/// SPEC §10 on the wire: `after` starts the page after a job in view (of
+/// any filter), `start_time`/`end_time` bound the sort key's time, and
+/// `total_count` counts the window whatever `after` says.
+#[test]
+fn after_and_windows_on_the_wire() {
+    let store = store();
+    let ann = Caller::user("ann");
+    let asked = |request: &str| ids(&store, &ann, &request.parse::<Query>().unwrap());
+    // Ann's jobs j-0..j-9 were created at seconds 0..9.
+    assert_eq!(
+        asked("app=a&after=j-6&limit=3"),
+        (10, vec!["j-5".into(), "j-4".into(), "j-3".into()])
+    );
+    assert_eq!(
+        asked("app=a&after=j-6&reverse=0&offset=1&limit=2"),
+        (10, vec!["j-8".into(), "j-9".into()])
+    );
+    // The job named need not pass the filters: j-6 is a Start job.
+    assert_eq!(
+        asked("app=a&job_action=Stop&after=j-6&limit=2"),
+        (5, vec!["j-5".into(), "j-3".into()])
+    );
+    // A window: seconds 2 to 6 (start inclusive, end exclusive).
+    let window = "start_time=2018-03-04T05:38:00Z&end_time=2018-03-04T05:38:04Z";
+    assert_eq!(
+        asked(&format!("app=a&{window}")),
+        (
+            4,
+            vec!["j-5".into(), "j-4".into(), "j-3".into(), "j-2".into()]
+        )
+    );
+    assert_eq!(
+        asked(&format!("app=a&{window}&after=j-4")),
+        (4, vec!["j-3".into(), "j-2".into()])
+    );
+    assert_eq!(
+        asked(&format!("app=a&{window}&cluster=cl-2&reverse=0")),
+        (3, vec!["j-2".into(), "j-4".into(), "j-5".into()])
+    );
+    assert_eq!(
+        asked("app=a&start_time=2018-03-04T05:38:05Z&jobs.1=j-1&jobs.2=j-8"),
+        (1, vec!["j-8".into()])
+    );
+    // after names a job out of view: 2100, with the missing jobs.n.
+    let err = store
+        .describe(&ann, &"app=a&after=j-10".parse::<Query>().unwrap())
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::JobsNotFound {
+            job_ids: vec!["j-10".into()]
+        }
+    );
+    let json = store.describe_json(&ann, "app=a&jobs.1=j-none&after=j-20");
+    assert_eq!(
+        json,
+        r#"{"ret_code":2100,"message":"ResourceNotFound, jobs [j-none, j-20] not found"}"#
+    );
+    let json = store.describe_json(&ann, "app=zzz&after=j-1");
+    assert!(json.starts_with(r#"{"ret_code":2100,"#), "{json}");
+}

@@ -167,6 +167,30 @@ fn every_request_fault_is_a_1100_with_its_words() {
             "app=a&owner=",
             &format!("invalid value [] for parameter [owner]: {empty}"),
         ),
+        (
+            "app=a&after=",
+            &format!("invalid value [] for parameter [after]: {empty}"),
+        ),
+        (
+            "app=a&start_time=yesterday",
+            "invalid value [yesterday] for parameter [start_time]: must be an RFC 3339 time \
+             such as 2018-03-04T05:37:58Z (premature end of input)",
+        ),
+        (
+            "app=a&end_time=2018-03-04T05:38:61Z",
+            "invalid value [2018-03-04T05:38:61Z] for parameter [end_time]: must be an RFC 3339 \
+             time such as 2018-03-04T05:37:58Z (input is out of range)",
+        ),
+        (
+            "app=a&start_time=2018-03-04T05:38:00Z&end_time=2018-03-04T13:38:00%2B08:00",
+            "invalid value [2018-03-04T05:38:00Z] for parameter [start_time]: \
+             must be before end_time (2018-03-04T05:38:00Z)",
+        ),
+        (
+            "app=a&end_time=2018-03-04T05:38:00Z&start_time=2018-03-04T05:38:00.5Z",
+            "invalid value [2018-03-04T05:38:00.500Z] for parameter [start_time]: \
+             must be before end_time (2018-03-04T05:38:00Z)",
+        ),
         ("app=a&app=b", "parameter [app] is given more than once"),
         (
             "app=a&limit=1&limit=1",
@@ -330,6 +354,11 @@ fn query() -> impl Strategy<Value = Query> {
             prop::option::of(word()),
         ),
         (any::<bool>(), any::<bool>(), any::<u64>(), any::<u64>()),
+        (
+            prop::option::of(word()),
+            prop::option::of(any::<i64>()),
+            prop::option::of(any::<i64>()),
+        ),
     )
         .prop_map(
             |(
@@ -338,6 +367,7 @@ fn query() -> impl Strategy<Value = Query> {
                 statuses,
                 (action, owner, cluster),
                 (by_status, reverse, offset, limit),
+                (after, start, end),
             )| {
                 let mut query = Query::builder(app)
                     .order(if reverse {
@@ -366,6 +396,23 @@ fn query() -> impl Strategy<Value = Query> {
                 }
                 if let Some(cluster) = cluster {
                     query = query.cluster(cluster);
+                }
+                if let Some(after) = after {
+                    query = query.after(after);
+                }
+                // Any nanosecond chrono holds, as a window's bound.
+                let time = |nanos: i64| joblog::chrono::DateTime::from_timestamp_nanos(nanos);
+                // A window that can be asked: its start before its end.
+                let (start, end) = match (start, end) {
+                    (Some(a), Some(b)) if a == b => (Some(a), None),
+                    (Some(a), Some(b)) => (Some(a.min(b)), Some(a.max(b))),
+                    window => window,
+                };
+                if let Some(start) = start {
+                    query = query.start_time(time(start));
+                }
+                if let Some(end) = end {
+                    query = query.end_time(time(end));
                 }
                 query.build()
             },

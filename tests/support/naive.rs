@@ -60,7 +60,7 @@ pub fn describe<'a>(
         .map(String::as_str)
         .chain(query.after())
     {
-        let seen = jobs.iter().any(|job| &job.job_id == id && in_view(job));
+        let seen = jobs.iter().any(|job| job.job_id == id && in_view(job));
         if !seen && !missing.iter().any(|named| named == id) {
             missing.push(id.to_owned());
         }
