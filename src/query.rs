@@ -448,11 +448,40 @@ impl QueryBuilder {
     }
 
     /// Starts the page right after this job in the order asked for
-    /// (`after`, an extension), before `offset` applies: paging with the
-    /// last job of each page neither repeats nor skips a job when newer
-    /// jobs arrive between pages. The job must be in the caller's view of
-    /// the app (else 2100); it need not meet the other filters.
-    /// `total_count` still counts every job that does.
+    /// (`after`, an extension), before `offset` applies. The job must be in
+    /// the caller's view of the app (else 2100); it need not meet the
+    /// other filters. `total_count` still counts every job that does.
+    ///
+    /// Paging with the last job of each page as `after`:
+    /// - by `create_time` (which never changes), the walk neither repeats
+    ///   nor skips a job when new jobs arrive between pages;
+    /// - by `status_time`, a status change moves the job to the newest
+    ///   end. Newest first, no job comes twice, and every job whose status
+    ///   did not change during the walk comes once; one that changed may be
+    ///   missed (it moved past the walk; a new walk from the top sees it).
+    ///   Oldest first, every job comes at least once, and one that changed
+    ///   may come again at the end.
+    ///
+    /// ```
+    /// use joblog::{Caller, Job, JobStore, Query, Status};
+    /// use joblog::chrono::{DateTime, Duration, Utc};
+    ///
+    /// let mut store = JobStore::new();
+    /// let t0: DateTime<Utc> = "2018-03-04T05:37:58Z".parse()?;
+    /// let job = |i: i64| Job::new(format!("j-{i}"), "app-1", "usr-1", "RunJob", Status::Pending, t0 + Duration::seconds(i));
+    /// for i in 0..5 {
+    ///     store.insert(job(i))?;
+    /// }
+    /// let user = Caller::user("usr-1");
+    /// let first = store.describe(&user, &Query::builder("app-1").limit(2).build())?;
+    /// let last = first.jobs()[1].job_id().to_owned(); // j-3
+    /// store.insert(job(5))?; // a new job arrives at the top
+    /// let next = store.describe(&user, &Query::builder("app-1").after(last).limit(2).build())?;
+    /// let ids: Vec<&str> = next.jobs().iter().map(|job| job.job_id()).collect();
+    /// assert_eq!(ids, ["j-2", "j-1"]); // offset=2 would have repeated j-3
+    /// assert_eq!(next.total_count(), 6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn after(mut self, job_id: impl Into<String>) -> QueryBuilder {
         self.query.after = Some(job_id.into());
         self
@@ -460,7 +489,28 @@ impl QueryBuilder {
 
     /// Only jobs whose sort key time (`create_time`, or `status_time`
     /// with [`SortKey::StatusTime`]) is at or after this (`start_time`, an
-    /// extension).
+    /// extension). `total_count` counts the window from the ordered index
+    /// in O(log n), with any status filter.
+    ///
+    /// ```
+    /// use joblog::{Caller, Job, JobStore, Query, Status};
+    /// use joblog::chrono::{DateTime, Duration, Utc};
+    ///
+    /// let mut store = JobStore::new();
+    /// let t0: DateTime<Utc> = "2018-03-04T05:37:58Z".parse()?;
+    /// for i in 0..10 {
+    ///     let status = if i % 2 == 0 { Status::Failed } else { Status::Successful };
+    ///     let job = Job::new(format!("j-{i}"), "app-1", "usr-1", "RunJob", status, t0 + Duration::minutes(i));
+    ///     store.insert(job)?;
+    /// }
+    /// // What failed from minute 5 to minute 10 (j-5 to j-9)?
+    /// let query = "app=app-1&status.1=failed\
+    ///              &start_time=2018-03-04T05:42:58Z&end_time=2018-03-04T05:47:58Z";
+    /// let page = store.describe(&Caller::user("usr-1"), &query.parse::<Query>()?)?;
+    /// let ids: Vec<&str> = page.jobs().iter().map(|job| job.job_id()).collect();
+    /// assert_eq!((page.total_count(), ids), (2, vec!["j-8", "j-6"]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start_time(mut self, start: DateTime<Utc>) -> QueryBuilder {
         self.query.start_time = Some(start);
         self

@@ -838,3 +838,85 @@ proptest! {
         prop_assert_eq!(walked, want);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: crate::cases(32), ..ProptestConfig::default() })]
+
+    /// What a walk with `after` by `status_time` promises while statuses
+    /// change between pages (a change moves the job to the newest end):
+    /// newest first, no job comes twice and every job whose status did not
+    /// change comes once (one that changed may be missed: it moved past
+    /// the walk); oldest first, every job comes at least once and one whose
+    /// status did not change exactly once (one that changed may come again
+    /// at the end).
+    #[test]
+    fn walking_by_status_time_while_statuses_change(
+        jobs in prop::collection::vec(bulk_job(), 1_000..2_500),
+        moves in prop::collection::vec(any::<u16>(), 0..300),
+        size in 1u64..=100,
+        reverse in any::<bool>(),
+    ) {
+        let mut store = JobStore::new();
+        let mut model = Model::default();
+        for (i, job) in jobs.iter().enumerate() {
+            bulk_write(&mut store, &mut model, &bulk_insert(i, job))?;
+        }
+        let start: Vec<String> = store.iter().map(|job| job.job_id().to_owned()).collect();
+        let admin = Caller::admin("root");
+        let query = Query::builder(APPS[0])
+            .sort_key(SortKey::StatusTime)
+            .order(if reverse { Order::NewestFirst } else { Order::OldestFirst })
+            .limit(size)
+            .build();
+        let in_app: std::collections::HashSet<String> = store
+            .iter()
+            .filter(|job| job.app() == APPS[0])
+            .map(|job| job.job_id().to_owned())
+            .collect();
+        let mut walked: Vec<String> = Vec::new();
+        let mut moved: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut pending_moves = moves.iter();
+        let mut now = 3_000;
+        // A walk ends on an empty page; oldest first, moved jobs come again,
+        // so bound it by the jobs plus every move.
+        for _ in 0..(in_app.len() + moves.len() + 2) {
+            let mut next = query.to_builder();
+            if let Some(last) = walked.last() {
+                next = next.after(last.as_str());
+            }
+            let page = store.describe(&admin, &next.build()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            if page.jobs().is_empty() {
+                break;
+            }
+            walked.extend(page.jobs().iter().map(|job| job.job_id().to_owned()));
+            // Up to two jobs change status before the next page.
+            for &which in pending_moves.by_ref().take(2) {
+                let id = &start[usize::from(which) % start.len()];
+                now += 1;
+                let status = store.get(id).map(|job| job.status());
+                let to = match status {
+                    Some(Status::Pending) => Status::Working,
+                    Some(Status::Working) => Status::Successful,
+                    _ => continue,
+                };
+                store.set_status(id, to, at(now)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                moved.insert(id.clone());
+            }
+        }
+        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for id in &walked {
+            *seen.entry(id.as_str()).or_default() += 1;
+        }
+        prop_assert!(walked.iter().all(|id| in_app.contains(id)));
+        for id in &in_app {
+            let times = seen.get(id.as_str()).copied().unwrap_or(0);
+            if !moved.contains(id) {
+                prop_assert_eq!(times, 1, "{} did not move", id);
+            } else if reverse {
+                prop_assert!(times <= 1, "{} came {} times newest first", id, times);
+            } else {
+                prop_assert!(times >= 1, "{} was missed oldest first", id);
+            }
+        }
+    }
+}
