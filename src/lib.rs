@@ -216,7 +216,7 @@ pub use crate::extras::{Extras, MAX_EXTRAS_DEPTH};
 pub use crate::job::{Job, MAX_LONG_FIELD, MAX_RESOURCES, MAX_SHORT_FIELD};
 pub use crate::query::{Caller, Order, ParseSortKeyError, Query, QueryBuilder, SortKey};
 pub use crate::status::{ParseStatusError, Status};
-pub use crate::store::{Applied, JobRef, JobStore, Page, Plan, PlanIndex};
+pub use crate::store::{Access, Applied, JobRef, JobStore, Page, Plan, PlanIndex};
 pub use crate::time::{ParseTimestampError, format_timestamp, parse_timestamp, timestamp};
 pub use crate::wire::{ErrorResponse, JobElement, Response};
 

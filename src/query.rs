@@ -460,7 +460,9 @@ impl QueryBuilder {
     ///   did not change during the walk comes once; one that changed may be
     ///   missed (it moved past the walk; a new walk from the top sees it).
     ///   Oldest first, every job comes at least once, and one that changed
-    ///   may come again at the end.
+    ///   may come again at the end. These hold while the job named in
+    ///   `after` keeps its status: the cursor is that job's current place,
+    ///   so if it moves, the walk goes on from where it moved to.
     ///
     /// ```
     /// use joblog::{Caller, Job, JobStore, Query, Status};

@@ -38,7 +38,7 @@ use self::record::{Interner, Record, SymMap};
 use self::slots::Slots;
 
 pub use self::events::Applied;
-pub use self::plan::{Page, Plan, PlanIndex};
+pub use self::plan::{Access, Page, Plan, PlanIndex};
 pub use self::record::JobRef;
 
 /// A status change that passed its checks.

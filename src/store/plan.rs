@@ -31,8 +31,8 @@ use super::ordered::{Key, OrderedList};
 use super::record::{JobRef, Record, Sym};
 use crate::error::{Error, ErrorKind};
 use crate::query::{Caller, Order, Query, SortKey};
-use crate::status::StatusSet;
-use crate::time::to_nanos;
+use crate::status::{Status, StatusSet};
+use crate::time::{format_precise, to_nanos};
 
 use chrono::{DateTime, Utc};
 
@@ -41,6 +41,7 @@ use chrono::{DateTime, Utc};
 pub struct Page<'a> {
     total_count: u64,
     jobs: Vec<JobRef<'a>>,
+    plan: Plan,
 }
 
 impl<'a> Page<'a> {
@@ -54,19 +55,17 @@ impl<'a> Page<'a> {
         &self.jobs
     }
 
-    fn empty() -> Page<'a> {
-        Page {
-            total_count: 0,
-            jobs: Vec::new(),
-        }
+    /// The plan that answered: what [`JobStore::explain`] says, with
+    /// [`Plan::scans`] counted as the answer was made.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
     }
 }
 
-/// How [`JobStore::describe`] answers a query, as [`JobStore::explain`]
-/// tells it.
+/// How a [`Plan`] reads the jobs: which index, and how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Plan {
+pub enum Access {
     /// Nothing can match: no job has the app, the owner in view, the
     /// action or the cluster asked for. Nothing is read.
     Nothing,
@@ -99,7 +98,7 @@ pub enum Plan {
     },
 }
 
-/// The ordered index a [`Plan`] reads: each holds one app's jobs in both
+/// The ordered index an [`Access`] reads: each holds one app's jobs in both
 /// time orders, with counts by status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -112,21 +111,21 @@ pub enum PlanIndex {
     Action,
 }
 
-impl fmt::Display for Plan {
+impl fmt::Display for Access {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Plan::Nothing => f.write_str("nothing to read: no job has a name the query asks for"),
-            Plan::Ids { ids } => write!(f, "look up each of the {ids} listed ids"),
-            Plan::Ordered { index } => write!(
+            Access::Nothing => f.write_str("nothing to read: no job has a name the query asks for"),
+            Access::Ids { ids } => write!(f, "look up each of the {ids} listed ids"),
+            Access::Ordered { index } => write!(
                 f,
                 "the {index} ordered index: total_count from its counts, the page by rank"
             ),
-            Plan::Walk { index, entries } => write!(
+            Access::Walk { index, entries } => write!(
                 f,
                 "walk the {index} ordered index ({entries} jobs) in the order asked for, \
                  keeping the jobs that meet every filter"
             ),
-            Plan::Postings { entries } => write!(
+            Access::Postings { entries } => write!(
                 f,
                 "filter the cluster's {entries} jobs, then order what is left"
             ),
@@ -141,6 +140,119 @@ impl fmt::Display for PlanIndex {
             PlanIndex::Owner => "owner's",
             PlanIndex::Action => "action's",
         })
+    }
+}
+
+/// How [`JobStore::describe`] answers a query, as [`JobStore::explain`]
+/// tells it without answering: the [`Access`] (which index and how), the
+/// order, the statuses counted, the time window and `after` cursor, and
+/// how many entries it scans and sorts at most beyond the page. Its
+/// `Display` is one line, like SQLite's `EXPLAIN QUERY PLAN`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    access: Access,
+    sort_key: SortKey,
+    order: Order,
+    statuses: StatusSet,
+    start_time: Option<DateTime<Utc>>,
+    end_time: Option<DateTime<Utc>>,
+    after: Option<String>,
+    scans: usize,
+    sorts: usize,
+}
+
+impl Plan {
+    /// Which index is read, and how.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// The order of the answer: its time and which end first.
+    pub fn order(&self) -> (SortKey, Order) {
+        (self.sort_key, self.order)
+    }
+
+    /// The statuses counted (all four when the query names none).
+    pub fn statuses(&self) -> impl Iterator<Item = Status> + '_ {
+        self.statuses.iter()
+    }
+
+    /// The key range of the sort key's time: `start_time` (inclusive) and
+    /// `end_time` (exclusive), each if given.
+    pub fn window(&self) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        (self.start_time, self.end_time)
+    }
+
+    /// The job the page starts after, if any.
+    pub fn after(&self) -> Option<&str> {
+        self.after.as_deref()
+    }
+
+    /// How many index entries, postings or ids are read beyond the page:
+    /// 0 for an ordered index (count and page by rank), the window's
+    /// entries for a walk, the cluster's postings, the listed ids.
+    pub fn scans(&self) -> usize {
+        self.scans
+    }
+
+    /// How many jobs are sorted at most (postings and ids are ordered
+    /// after filtering; an ordered index or a walk sorts nothing).
+    pub fn sorts(&self) -> usize {
+        self.sorts
+    }
+
+    fn nothing(query: &Query) -> Plan {
+        Plan::new(Access::Nothing, query, 0, 0)
+    }
+
+    fn new(access: Access, query: &Query, scans: usize, sorts: usize) -> Plan {
+        Plan {
+            access,
+            sort_key: query.sort_key(),
+            order: query.order(),
+            statuses: query.status_set(),
+            start_time: query.start_time(),
+            end_time: query.end_time(),
+            after: query.after().map(str::to_owned),
+            scans,
+            sorts,
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.access)?;
+        if self.access == Access::Nothing {
+            return Ok(());
+        }
+        let order = match self.order {
+            Order::NewestFirst => "newest first",
+            Order::OldestFirst => "oldest first",
+        };
+        write!(f, "; by {} {order}", self.sort_key)?;
+        let statuses: Vec<&str> = self.statuses.iter().map(Status::as_str).collect();
+        write!(f, "; counts {}", statuses.join("+"))?;
+        if self.start_time.is_some() || self.end_time.is_some() {
+            let bound = |time: Option<DateTime<Utc>>, open: &'static str| {
+                time.map_or_else(|| open.to_owned(), format_precise)
+            };
+            let how = match self.access {
+                Access::Ordered { .. } => "counted by rank",
+                Access::Walk { .. } => "walked",
+                _ => "as a filter",
+            };
+            write!(
+                f,
+                "; window [{}, {}) {how}",
+                bound(self.start_time, "-inf"),
+                bound(self.end_time, "+inf")
+            )?;
+        }
+        if let Some(after) = &self.after {
+            write!(f, "; after {after}")?;
+        }
+        write!(f, "; scans {}, sorts at most {}", self.scans, self.sorts)
     }
 }
 
@@ -309,16 +421,30 @@ impl JobStore {
     /// ```
     pub fn describe<'s>(&'s self, caller: &Caller, query: &Query) -> Result<Page<'s>, Error> {
         let (filter, how) = match self.choose(caller, query)? {
-            Chosen::Nothing => return Ok(Page::empty()),
+            Chosen::Nothing => {
+                return Ok(Page {
+                    total_count: 0,
+                    jobs: Vec::new(),
+                    plan: Plan::nothing(query),
+                });
+            }
             Chosen::Plan(filter, how) => (filter, how),
         };
-        Ok(match how {
-            How::Ids(after_missing) => return self.plan_ids(&filter, query, after_missing),
+        let mut plan = plan_for(&filter, &how, query);
+        let answer = match how {
+            How::Ids(after_missing) => self.plan_ids(&filter, query, after_missing)?,
             How::Ordered(scope, _) => self.plan_ordered(scope, &filter, query),
             How::Walk(scope, _) => self.plan_walk(scope, &filter, query),
             How::Postings(postings) => {
                 self.order_and_page(postings.iter().copied(), &filter, query)
             }
+        };
+        // What was read, counted as it was: the plan says what it did.
+        plan.scans = answer.scanned;
+        Ok(Page {
+            total_count: answer.total_count,
+            jobs: answer.jobs,
+            plan,
         })
     }
 
@@ -428,7 +554,7 @@ impl JobStore {
     /// looked up (2100 comes only from answering).
     ///
     /// ```
-    /// use joblog::{Caller, Job, JobStore, Plan, PlanIndex, Query, Status};
+    /// use joblog::{Access, Caller, Job, JobStore, PlanIndex, Query, Status};
     ///
     /// let mut store = JobStore::new();
     /// let at = "2018-03-04T05:37:58Z".parse()?;
@@ -437,51 +563,45 @@ impl JobStore {
     /// }
     /// let query = Query::builder("app-1").job_action("RunJob").build();
     /// let plan = store.explain(&Caller::user("usr-1"), &query)?;
-    /// assert_eq!(plan, Plan::Walk { index: PlanIndex::Owner, entries: 1 });
+    /// assert_eq!(plan.access(), Access::Walk { index: PlanIndex::Owner, entries: 1 });
     /// assert_eq!(
     ///     plan.to_string(),
     ///     "walk the owner's ordered index (1 jobs) in the order asked for, \
-    ///      keeping the jobs that meet every filter"
+    ///      keeping the jobs that meet every filter; by create_time newest first; \
+    ///      counts pending+working+failed+successful; scans 1, sorts at most 0"
     /// );
     /// let plan = store.explain(&Caller::admin("root"), &query)?;
-    /// assert_eq!(plan, Plan::Ordered { index: PlanIndex::Action });
+    /// assert_eq!(plan.access(), Access::Ordered { index: PlanIndex::Action });
+    /// // The page says which plan answered it, and what it read.
+    /// assert_eq!(store.describe(&Caller::admin("root"), &query)?.plan(), &plan);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn explain(&self, caller: &Caller, query: &Query) -> Result<Plan, Error> {
         Ok(match self.choose(caller, query)? {
-            Chosen::Nothing => Plan::Nothing,
-            Chosen::Plan(_, How::Ids(_)) => Plan::Ids {
-                ids: query.job_ids().len(),
-            },
-            Chosen::Plan(_, How::Ordered(_, index)) => Plan::Ordered { index },
-            Chosen::Plan(_, How::Walk(scope, index)) => Plan::Walk {
-                index,
-                entries: scope.len(),
-            },
-            Chosen::Plan(_, How::Postings(postings)) => Plan::Postings {
-                entries: postings.len(),
-            },
+            Chosen::Nothing => Plan::nothing(query),
+            Chosen::Plan(filter, how) => plan_for(&filter, &how, query),
         })
     }
 
     /// The ordered plan: an index that holds exactly the jobs in view
     /// counts and pages by rank, reading no job outside the page.
-    fn plan_ordered<'s>(&'s self, scope: &Scope, filter: &Filter<'_>, query: &Query) -> Page<'s> {
+    fn plan_ordered<'s>(&'s self, scope: &Scope, filter: &Filter<'_>, query: &Query) -> Answer<'s> {
         let list = scope.list(query.sort_key());
         let set = filter.statuses;
         let limit = query.page_limit() as usize;
         let ranks = filter.page.ranks(list, set);
         let positions = list.page_in(set, query.order(), ranks, query.offset(), limit);
-        Page {
+        Answer {
             total_count: filter.window.ranks(list, set).len() as u64,
             jobs: positions.into_iter().map(|pos| self.job_at(pos)).collect(),
+            scanned: 0,
         }
     }
 
     /// The walk plan: an index that holds every job in view (and others)
     /// read in the order asked for, keeping the jobs that meet every
     /// filter; it costs one step per job of the index, and sorts nothing.
-    fn plan_walk<'s>(&'s self, scope: &Scope, filter: &Filter<'_>, query: &Query) -> Page<'s> {
+    fn plan_walk<'s>(&'s self, scope: &Scope, filter: &Filter<'_>, query: &Query) -> Answer<'s> {
         let list = scope.list(query.sort_key());
         let Bounds { lo, hi } = filter.window;
         let entries: Box<dyn Iterator<Item = _>> = match query.order() {
@@ -494,7 +614,9 @@ impl JobStore {
         // How many matching jobs past `after` came so far.
         let mut paged = 0;
         let mut jobs = Vec::new();
+        let mut scanned = 0;
         for entry in entries {
+            scanned += 1;
             let pos = entry.pos();
             if !filter.statuses.contains(entry.status()) || !filter.matches(pos, self.record(pos)) {
                 continue;
@@ -507,7 +629,11 @@ impl JobStore {
                 paged += 1;
             }
         }
-        Page { total_count, jobs }
+        Answer {
+            total_count,
+            jobs,
+            scanned,
+        }
     }
 
     /// The ids plan: each listed id looked up; all must be in scope.
@@ -516,7 +642,7 @@ impl JobStore {
         filter: &Filter<'_>,
         query: &Query,
         after_missing: Option<&str>,
-    ) -> Result<Page<'s>, Error> {
+    ) -> Result<Answer<'s>, Error> {
         let mut positions = Vec::with_capacity(query.job_ids().len());
         let mut missing = Vec::new();
         for job_id in query.job_ids() {
@@ -531,7 +657,12 @@ impl JobStore {
         }
         positions.sort_unstable();
         positions.dedup();
-        Ok(self.order_and_page(positions.into_iter(), filter, query))
+        let answer = self.order_and_page(positions.into_iter(), filter, query);
+        // Every listed id was looked up, repeats too.
+        Ok(Answer {
+            scanned: query.job_ids().len(),
+            ..answer
+        })
     }
 
     /// Filters candidate jobs, orders them as asked, and takes the page.
@@ -540,8 +671,10 @@ impl JobStore {
         candidates: impl Iterator<Item = u32>,
         filter: &Filter<'_>,
         query: &Query,
-    ) -> Page<'s> {
+    ) -> Answer<'s> {
+        let mut scanned = 0;
         let mut keys: Vec<Key> = candidates
+            .inspect(|_| scanned += 1)
             .filter_map(|pos| {
                 let record = self.record(pos);
                 let key = (sort_time(record, query.sort_key()), pos);
@@ -552,9 +685,10 @@ impl JobStore {
         keys.retain(|&key| filter.page.contains(key));
         let paged = keys.len() as u64;
         if query.offset() >= paged {
-            return Page {
+            return Answer {
                 total_count,
                 jobs: Vec::new(),
+                scanned,
             };
         }
         let newest_first = query.order() == Order::NewestFirst;
@@ -573,7 +707,39 @@ impl JobStore {
             .skip(usize::try_from(query.offset()).unwrap_or(usize::MAX))
             .map(|(_, pos)| self.job_at(pos))
             .collect();
-        Page { total_count, jobs }
+        Answer {
+            total_count,
+            jobs,
+            scanned,
+        }
+    }
+}
+
+/// What a plan function found, before it becomes a [`Page`].
+struct Answer<'s> {
+    total_count: u64,
+    jobs: Vec<JobRef<'s>>,
+    /// Entries, postings or ids read.
+    scanned: usize,
+}
+
+/// The plan of a chosen way to answer, with what it will read.
+fn plan_for(filter: &Filter<'_>, how: &How<'_>, query: &Query) -> Plan {
+    match *how {
+        How::Ids(_) => {
+            let ids = query.job_ids().len();
+            Plan::new(Access::Ids { ids }, query, ids, ids)
+        }
+        How::Ordered(_, index) => Plan::new(Access::Ordered { index }, query, 0, 0),
+        How::Walk(scope, index) => {
+            let list = scope.list(query.sort_key());
+            let entries = filter.window.ranks(list, StatusSet::ALL).len();
+            Plan::new(Access::Walk { index, entries }, query, entries, 0)
+        }
+        How::Postings(postings) => {
+            let entries = postings.len();
+            Plan::new(Access::Postings { entries }, query, entries, entries)
+        }
     }
 }
 

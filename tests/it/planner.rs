@@ -417,3 +417,51 @@ fn after_and_windows_on_the_wire() {
     let json = store.describe_json(&ann, "app=zzz&after=j-1");
     assert!(json.starts_with(r#"{"ret_code":2100,"#), "{json}");
 }
+
+/// A plan says, in one line, the index, the order, the statuses counted,
+/// the window and how it is applied, the cursor, and what it scans and
+/// sorts; the page carries the plan that answered it.
+#[test]
+fn a_plan_names_its_window_its_cursor_and_what_it_reads() {
+    let store = store();
+    let ann = Caller::user("ann");
+    let window = "start_time=2018-03-04T05:38:00Z&end_time=2018-03-04T05:38:04.5Z";
+    for (request, want) in [
+        (
+            format!("app=a&status.1=pending&{window}&after=j-4"),
+            "the owner's ordered index: total_count from its counts, the page by rank; \
+             by create_time newest first; counts pending; \
+             window [2018-03-04T05:38:00Z, 2018-03-04T05:38:04.500Z) counted by rank; \
+             after j-4; scans 0, sorts at most 0",
+        ),
+        (
+            format!("app=a&job_action=Stop&{window}&reverse=0&sort_key=status_time"),
+            // The action's 5 jobs are fewer than the owner's 10; 2 lie in
+            // the window.
+            "walk the action's ordered index (2 jobs) in the order asked for, keeping the jobs \
+             that meet every filter; by status_time oldest first; \
+             counts pending+working+failed+successful; \
+             window [2018-03-04T05:38:00Z, 2018-03-04T05:38:04.500Z) walked; scans 2, sorts at most 0",
+        ),
+        (
+            "app=a&cluster=cl-2&end_time=2018-03-04T05:38:03Z".to_owned(),
+            "filter the cluster's 4 jobs, then order what is left; by create_time newest first; \
+             counts pending+working+failed+successful; \
+             window [-inf, 2018-03-04T05:38:03Z) as a filter; scans 4, sorts at most 4",
+        ),
+        (
+            "app=a&jobs.1=j-1&jobs.2=j-1".to_owned(),
+            "look up each of the 2 listed ids; by create_time newest first; \
+             counts pending+working+failed+successful; scans 2, sorts at most 2",
+        ),
+    ] {
+        let query: Query = request.parse().unwrap();
+        let plan = store.explain(&ann, &query).unwrap();
+        assert_eq!(plan.to_string(), want, "{request}");
+        assert_eq!(
+            store.describe(&ann, &query).unwrap().plan(),
+            &plan,
+            "{request}"
+        );
+    }
+}
