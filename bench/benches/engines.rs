@@ -115,6 +115,15 @@ impl World {
             let total = self.total(caller, &query.clone().build());
             query.offset(total.saturating_sub(20))
         };
+        // SPEC §10: a window from the middle of the app, a tenth of its
+        // span, with one status; a step of an `after` walk deep in the log.
+        let (mid, end) = (of_app[of_app.len() / 2], of_app[of_app.len() * 6 / 10]);
+        let window = || {
+            successful()
+                .start_time(mid.create_time)
+                .end_time(end.create_time)
+        };
+        let deep = of_app[of_app.len() / 10];
         vec![
             by_admin("first_page", successful()),
             by_admin(
@@ -133,6 +142,10 @@ impl World {
             by_admin("cluster_first_page", of_cluster()),
             by_admin("cluster_past_end", of_cluster().offset(1_000_000_000)),
             by_user("user_cluster_first_page", of_cluster()),
+            by_admin("window_first_page", window()),
+            by_admin("window_count_only", window().limit(0)),
+            by_user("user_window_first_page", window()),
+            by_admin("after_deep_step", Query::builder(&app).after(&deep.job_id)),
         ]
     }
 

@@ -175,6 +175,21 @@ impl Sqlite {
             filter.push(')');
             args.extend(query.job_ids().iter().map(|id| Value::Text(id.clone())));
         }
+        let key = match query.sort_key() {
+            SortKey::CreateTime => "create_time",
+            SortKey::StatusTime => "status_time",
+        };
+        let direction = match query.order() {
+            Order::NewestFirst => "DESC",
+            Order::OldestFirst => "ASC",
+        };
+        // A window is a range on the sort key's column.
+        for (bound, time) in [(">=", query.start_time()), ("<", query.end_time())] {
+            if let Some(time) = time {
+                filter.push_str(&format!(" AND {key} {bound} ?"));
+                args.push(Value::Integer(nanos(time)));
+            }
+        }
         let total: i64 = self
             .db
             .prepare_cached(&format!("SELECT COUNT(*) FROM jobs WHERE {filter}"))
@@ -189,18 +204,20 @@ impl Sqlite {
         args.push(Value::Integer(
             i64::try_from(query.offset()).unwrap_or(i64::MAX),
         ));
-        let key = match query.sort_key() {
-            SortKey::CreateTime => "create_time",
-            SortKey::StatusTime => "status_time",
-        };
-        let direction = match query.order() {
-            Order::NewestFirst => "DESC",
-            Order::OldestFirst => "ASC",
-        };
+        // `after`: past that job's (time, insertion) in the order asked for;
+        // it narrows the page, not the count.
+        let mut page_filter = filter.clone();
+        if let Some(after) = query.after() {
+            let past = if direction == "DESC" { "<" } else { ">" };
+            page_filter.push_str(&format!(
+                " AND ({key}, seq) {past} (SELECT {key}, seq FROM jobs WHERE job_id = ?)"
+            ));
+            args.insert(args.len() - 2, Value::Text(after.to_owned()));
+        }
         let mut page = self
             .db
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM jobs WHERE {filter} \
+                "SELECT {COLUMNS} FROM jobs WHERE {page_filter} \
                  ORDER BY {key} {direction}, seq {direction} LIMIT ? OFFSET ?"
             ))
             .expect("page statement");
