@@ -478,7 +478,9 @@ fn ingest(c: &mut Criterion, world: &World) {
             total
         })
     });
-    eprintln!("ingest/prune/joblog_all_steps_{STEP}/{n}: longest of {steps} steps {longest:?}");
+    if steps > 0 {
+        eprintln!("ingest/prune/joblog_all_steps_{STEP}/{n}: longest of {steps} steps {longest:?}");
+    }
     group.bench_function(BenchmarkId::new("sqlite", n), |b| {
         b.iter_custom(|iters| {
             rolled_back(&world.sqlite, iters, |sqlite| {

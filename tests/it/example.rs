@@ -370,3 +370,69 @@ fn a_bad_events_file_names_file_and_line_and_exits_2() {
         text(&out.stderr)
     );
 }
+
+/// The README's paging section: each command prints the answer shown
+/// under it, and the `after` walk it tells of is what the program gives.
+#[test]
+fn the_readme_paging_examples_print_what_it_shows() {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("### Paging under writes")
+        .expect("a paging section");
+    let section = &readme[start..];
+    let section = &section[..section[3..]
+        .find("\n## ")
+        .map_or(section.len(), |end| end + 3)];
+    let lines: Vec<&str> = section.lines().collect();
+    let mut checked = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let Some(rest) = line.strip_prefix("cargo run --release --example describe -- ") else {
+            continue;
+        };
+        let (admin, query) = match rest.strip_prefix("--admin ") {
+            Some(query) => (true, query),
+            None => (false, rest),
+        };
+        let query = query.trim_matches('\'');
+        // The answer is the line after the next ```json.
+        let shown = lines[i..]
+            .iter()
+            .skip_while(|line| **line != "```json")
+            .nth(1)
+            .expect("an answer under the command");
+        let args: Vec<&str> = if admin {
+            vec!["--admin", query]
+        } else {
+            vec![query]
+        };
+        let out = run(&args, None);
+        assert_eq!(text(&out.stdout).trim_end(), *shown, "{rest}");
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+    // The walk with after, as the section tells it.
+    let ids = |query: &str| -> (u64, Vec<String>) {
+        let out = run(&[query], None);
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ids = answer["job_set"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|job| job["job_id"].as_str().unwrap().to_owned())
+            .collect();
+        (answer["total_count"].as_u64().unwrap(), ids)
+    };
+    let (total, first) = ids("app=app-tg3lbp0a&limit=2");
+    let last = &first[1];
+    let (again, next) = ids(&format!("app=app-tg3lbp0a&limit=2&after={last}"));
+    assert_eq!(total, again);
+    let sentence = format!(
+        "`j-d2kvwfyp`, and `app=app-tg3lbp0a&limit=2&after={last}` goes on with\n  `{}` and `{}`, `total_count` {total} both times.",
+        next[0], next[1]
+    );
+    assert!(
+        readme.contains(&format!("ends with\n  {sentence}")) || readme.contains(&sentence),
+        "the README should say:\n{sentence}"
+    );
+    assert_eq!(last, "j-d2kvwfyp");
+}
