@@ -472,3 +472,52 @@ fn a_snapshot_that_lies_about_its_length_is_refused() {
     let err = postcard::from_bytes::<JobStore>(&bytes).unwrap_err();
     assert!(!err.to_string().is_empty());
 }
+
+/// SPEC §10: a window's count and its page at any offset come from the
+/// ordered index by rank (nothing scanned), for an administrator and for
+/// a user, with a status filter; an `after` step too.
+#[test]
+fn a_window_page_costs_the_same_at_any_offset() {
+    let store = crowded_app();
+    let start = crate::at(1_000);
+    let end = crate::at(4_000);
+    for caller in [Caller::admin("root"), Caller::user("usr-big")] {
+        let first = Query::builder("app-1")
+            .owner("usr-big")
+            .status(Status::Pending)
+            .start_time(start)
+            .end_time(end)
+            .build();
+        let deep = first.to_builder().offset(2_990).build();
+        let after = first.to_builder().after("j-1500").build();
+        for query in [&first, &deep, &after] {
+            let page = store.describe(&caller, query).unwrap();
+            let plan = page.plan();
+            assert_eq!(
+                plan.access(),
+                Access::Ordered {
+                    index: PlanIndex::Owner
+                },
+                "{query}"
+            );
+            assert_eq!((plan.scans(), plan.sorts()), (0, 0), "{query}");
+            assert_eq!(page.total_count(), 3_000, "{query}");
+        }
+        let ids = |query: &Query| -> Vec<String> {
+            let page = store.describe(&caller, query).unwrap();
+            page.jobs()
+                .iter()
+                .map(|job| job.job_id().to_owned())
+                .collect()
+        };
+        // Created at seconds 1,000 to 3,999, newest first.
+        assert_eq!(
+            ids(&deep),
+            (1_000..1_010)
+                .rev()
+                .map(|i| format!("j-{i}"))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(ids(&after)[0], "j-1499");
+    }
+}
