@@ -396,10 +396,10 @@ impl OrderedList {
         self.page_in(set, order, 0..self.count(set), offset, limit)
     }
 
-    /// [`OrderedList::page`] over the entries of ascending ranks `ranks`
-    /// among those with a status in `set` (from [`OrderedList::rank`]):
-    /// the page of a key range, at the cost of the first page at any
-    /// offset.
+    /// One page (skip `offset`, then take up to `limit`, in `order`) of
+    /// the entries of ascending ranks `ranks` among those with a status in
+    /// `set` (from [`OrderedList::rank`]): the page of a key range, at the
+    /// cost of the first page at any offset.
     pub(super) fn page_in(
         &self,
         set: StatusSet,
