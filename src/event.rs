@@ -181,22 +181,39 @@ impl Serialize for Event {
     }
 }
 
-/// An event as read, before its fields are matched to its kind.
+/// An event as read, before its fields are matched to its kind. A field
+/// is there or not: `null` is refused, never read as absent.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEvent {
     revision: u64,
     event: Kind,
+    #[serde(default, deserialize_with = "present")]
     job: Option<Box<Job>>,
+    #[serde(default, deserialize_with = "present")]
     job_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     status: Option<Status>,
-    #[serde(default, with = "timestamp::option")]
+    #[serde(default, deserialize_with = "present_time")]
     at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "present")]
     error_codes: Option<String>,
-    #[serde(default, with = "timestamp::option")]
+    #[serde(default, deserialize_with = "present_time")]
     before: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "present")]
     limit: Option<usize>,
+    #[serde(default, deserialize_with = "present")]
     dropped: Option<usize>,
+}
+
+/// A field that is given: its value, never `null`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A time field that is given.
+fn present_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    timestamp::deserialize(d).map(Some)
 }
 
 impl<'de> Deserialize<'de> for Event {

@@ -187,10 +187,13 @@
 //!   then insertion order (across apps, so the order is the same on every
 //!   replica), and its event records `limit`. A step that drops nothing is
 //!   no change. Positions (insertion sequence numbers) are never reused, so
-//!   a step moves no other job; after 2^30 inserts the store renumbers
-//!   itself once, in the insert that runs out (a pause linear in its size,
-//!   with no change to any answer), and [`JobStore::shrink_to_fit`] does the
-//!   same on demand to give spare room back.
+//!   a step moves no other job. When 2^30 positions have been handed out
+//!   the store renumbers itself, in the insert that runs out (a pause
+//!   linear in its size, with no change to any answer); it holds at most
+//!   2^29 jobs ([`JobStore::MAX_JOBS`]), so that happens at most once every
+//!   2^29 inserts. [`JobStore::shrink_to_fit`] does the same on demand to
+//!   give spare room back, including the 32 bytes per 256 positions that
+//!   emptied slot chunks behind the oldest job held still cost.
 //! - `extras` is kept as the JSON text it was written in ([`Extras`]):
 //!   numbers and key order read back exactly; it nests at most
 //!   [`MAX_EXTRAS_DEPTH`] levels. A key named twice in one object of

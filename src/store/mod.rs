@@ -113,9 +113,9 @@ impl Default for JobStore {
 }
 
 impl JobStore {
-    /// The most jobs a store can hold (2^30 − 1): positions are packed
+    /// The most jobs a store can hold (2^29): positions are packed
     /// with the status into 32 bits in the indexes.
-    pub const MAX_JOBS: usize = MAX_POSITIONS - 1;
+    pub const MAX_JOBS: usize = MAX_POSITIONS / 2;
 
     /// An empty store.
     pub fn new() -> JobStore {
@@ -153,12 +153,12 @@ impl JobStore {
     }
 
     /// A store that hands out at most `positions` positions (at least 2)
-    /// before it renumbers itself, and so holds fewer jobs than that; for
-    /// the tests that reach the renumbering without 2^30 inserts.
+    /// before it renumbers itself, and so holds at most half as many jobs;
+    /// for the tests that reach the renumbering without 2^30 inserts.
     #[doc(hidden)]
     pub fn with_position_limit(max_jobs: usize, positions: usize) -> JobStore {
         let positions = positions.clamp(2, MAX_POSITIONS);
-        let mut store = JobStore::with_max_jobs(max_jobs.min(positions - 1));
+        let mut store = JobStore::with_max_jobs(max_jobs.min(positions / 2));
         store.max_positions = positions as u32;
         store
     }
@@ -279,7 +279,9 @@ impl JobStore {
     fn commit_insert(&mut self, checked: &CheckedJob<'_>) {
         if self.records.next_position() >= self.max_positions {
             // Positions ran out (after 2^30 inserts, most of them pruned):
-            // renumber, which frees all but `len()` of them.
+            // renumber, which frees all but `len()` of them; a store holds
+            // at most half the positions, so the next renumbering is at
+            // least 2^29 inserts away.
             self.compact();
         }
         let pos = self.add_record(checked);
@@ -484,7 +486,7 @@ impl JobStore {
     /// still `pending` or `working` are never dropped.
     ///
     /// It costs time linear in the number of jobs it drops, and, when that
-    /// left the store's tables less than half full, a renumbering linear in
+    /// left the store's tables less than a quarter full, a renumbering linear in
     /// the number that stay, so memory follows the jobs
     /// ([`JobStore::shrink_to_fit`]). A store that must never pause long
     /// prunes in bounded steps with [`JobStore::prune_finished_at_most`].
@@ -621,10 +623,13 @@ impl JobStore {
         self.revision += 1;
     }
 
-    /// Whether the tables hold less than half of what they have room for.
+    /// Whether the tables hold less than a quarter of what they have room
+    /// for.
     fn is_roomy(&self) -> bool {
         let len = self.len();
-        self.ids.capacity() > 4 * len || self.names.capacity() > 4 * self.names.len()
+        self.ids.capacity() > 4 * len
+            || self.names.capacity() > 4 * self.names.len()
+            || self.records.is_roomy()
     }
 
     /// Gives back the memory that pruned jobs left spare: renumbers the
@@ -633,7 +638,7 @@ impl JobStore {
     /// they were. It costs time linear in the store's size, so a store
     /// pruned in bounded steps calls it when such a pause is affordable;
     /// [`JobStore::prune_finished`] does it itself when a prune left the
-    /// tables less than half full.
+    /// tables less than a quarter full.
     pub fn shrink_to_fit(&mut self) {
         self.compact();
     }

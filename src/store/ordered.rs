@@ -211,6 +211,8 @@ impl OrderedList {
     pub(super) fn remove_sorted(&mut self, keys: &[Key]) {
         let mut rest = keys;
         let mut reshape = false;
+        // Per touched chunk, how many of each status went.
+        let mut touched: Vec<(usize, [u32; 4])> = Vec::new();
         while let Some(&first) = rest.first() {
             if self.chunks.is_empty() {
                 break;
@@ -224,6 +226,7 @@ impl OrderedList {
             let mut mine = mine.iter().peekable();
             let counts = &mut chunk.counts;
             let totals = &mut self.totals;
+            let mut gone = [0u32; 4];
             chunk.entries.retain(|entry| {
                 let key = entry.key();
                 while mine.next_if(|k| **k < key).is_some() {}
@@ -233,10 +236,31 @@ impl OrderedList {
                 let status = entry.status().index();
                 counts[status] -= 1;
                 totals[status] -= 1;
+                gone[status] += 1;
                 false
             });
             chunk.refresh_last();
-            reshape |= chunk.entries.len() < MIN_CHUNK;
+            let len = chunk.entries.len();
+            // Reshape only when a chunk emptied, or a small one fits into a
+            // neighbour: a steady trickle of removals does not rebuild.
+            let fits = |other: &Chunk| other.entries.len() + len <= MAX_CHUNK;
+            reshape |= len == 0
+                || (len < MIN_CHUNK
+                    && ((c > 0 && fits(&self.chunks[c - 1]))
+                        || self.chunks.get(c + 1).is_some_and(fits)));
+            touched.push((c, gone));
+        }
+        if !reshape {
+            // The chunks stand as they were: update the tree where counts
+            // changed, O(log n) each.
+            for (c, gone) in touched {
+                for (status, n) in gone.into_iter().enumerate() {
+                    if n > 0 {
+                        self.tree_update(c, status, -(n as i32));
+                    }
+                }
+            }
+            return;
         }
         if reshape {
             // Drop the emptied chunks and fold the small ones into the one

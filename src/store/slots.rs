@@ -4,9 +4,11 @@
 //!
 //! Positions are cut into chunks of [`CHUNK`]. A chunk is an array while
 //! it is well filled; once a chunk behind the newest has few jobs left it
-//! keeps only those (a sorted list), and an empty chunk keeps nothing, so
-//! memory follows the jobs held however a prune picks them. The chunks
-//! before the oldest job held are forgotten.
+//! keeps only those (a sorted list), and an empty chunk keeps no records,
+//! so memory follows the jobs held however a prune picks them, but for a
+//! 32-byte entry per emptied chunk behind the oldest job held (positions
+//! index the chunks, so they cannot close up; a compaction drops them).
+//! The chunks before the oldest job held are forgotten.
 
 use std::collections::VecDeque;
 use std::ops::Index;
@@ -157,6 +159,12 @@ impl Slots {
     /// How many records are held.
     pub(super) fn len(&self) -> usize {
         self.len
+    }
+
+    /// Whether most chunks held are emptied ones behind the oldest job, so
+    /// a compaction would give their entries back.
+    pub(super) fn is_roomy(&self) -> bool {
+        self.chunks.len() > 4 * (self.len / CHUNK as usize + 1)
     }
 
     /// The position the next [`Slots::push`] hands out: one past every

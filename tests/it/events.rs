@@ -105,6 +105,14 @@ fn a_malformed_event_is_refused_saying_why() {
             "a status event has no `limit`",
         ),
         (
+            r#"{"revision":1,"event":"prune","before":"2018-03-04T05:38:00Z","limit":null,"dropped":1}"#,
+            "invalid type: null, expected usize",
+        ),
+        (
+            r#"{"revision":1,"event":"insert","job":null}"#,
+            "invalid type: null",
+        ),
+        (
             r#"{"revision":1,"event":"rename","job_id":"j"}"#,
             "unknown variant `rename`",
         ),
