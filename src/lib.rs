@@ -65,18 +65,21 @@
 //! change events a store makes and replays ([`Event`], [`Change`]);
 //! `store/` the [`JobStore`] (`store/mod.rs`: insert, status changes,
 //! retention, the revision) with its private parts as child modules:
-//! `record.rs` packs a stored job and reads it as a [`JobRef`], `ordered.rs`
+//! `record.rs` packs a stored job and reads it as a [`JobRef`], `slots.rs`
+//! keeps the records by position (positions never reused), `ordered.rs`
 //! is the ordered list behind every count and page, `index.rs` what is
 //! indexed per app, `plan.rs` answers a [`Query`] ([`JobStore::describe`])
 //! as a [`Page`] by one of four plans and says which
-//! ([`JobStore::explain`], [`Plan`]), `events.rs` is write-ahead and replay
+//! ([`JobStore::explain`], [`Plan`], [`Access`]), `events.rs` is write-ahead and replay
 //! ([`JobStore::prepare`], [`JobStore::apply`]), `build.rs` builds a store
 //! whole ([`JobStore::from_jobs`]), and `snapshot.rs` is its serde form;
 //! `wire/` answers request strings ([`JobStore::describe_request`] and
 //! [`JobStore::describe_json`] in `mod.rs`), turns a request string into a
 //! [`Query`] and back (`request.rs`: `FromStr`, `Display`, serde), and
 //! writes answers as the API's JSON (`response.rs`, with [`Response`],
-//! [`JobElement`] and [`ErrorResponse`] to read answers back).
+//! [`JobElement`] and [`ErrorResponse`] to read answers back);
+//! `signature.rs`, behind the optional `signature` feature, checks
+//! QingCloud's API signature version 1 (`joblog::signature`).
 //!
 //! # The request
 //!
@@ -208,6 +211,8 @@ mod event;
 mod extras;
 mod job;
 mod query;
+#[cfg(feature = "signature")]
+pub mod signature;
 mod status;
 mod store;
 mod time;
