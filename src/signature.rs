@@ -61,8 +61,8 @@ impl Method {
     }
 }
 
-/// Why a request is not authenticated: 1200 (`AuthFailure`) for a
-/// signature, 1300 (`RequestExpired`) for a time.
+/// Why a request is not authenticated: 1200 (`AuthenticationFailed`) for a
+/// signature, 1300 (`MessageExpired`) for a time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SignatureError {
@@ -96,25 +96,25 @@ impl fmt::Display for SignatureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SignatureError::Missing(param) => {
-                write!(f, "AuthFailure, the request needs exactly one [{param}]")
+                write!(f, "AuthenticationFailed, the request needs exactly one [{param}]")
             }
             SignatureError::UnknownMethod(name) => write!(
                 f,
-                "AuthFailure, signature_method [{name}] is not HmacSHA256 or HmacSHA1"
+                "AuthenticationFailed, signature_method [{name}] is not HmacSHA256 or HmacSHA1"
             ),
             SignatureError::UnknownVersion(version) => {
-                write!(f, "AuthFailure, signature_version [{version}] is not 1")
+                write!(f, "AuthenticationFailed, signature_version [{version}] is not 1")
             }
             SignatureError::Mismatch => {
-                f.write_str("AuthFailure, the signature does not match the request")
+                f.write_str("AuthenticationFailed, the signature does not match the request")
             }
             SignatureError::BadTime(param) => {
-                write!(f, "AuthFailure, [{param}] is not an RFC 3339 time")
+                write!(f, "AuthenticationFailed, [{param}] is not an RFC 3339 time")
             }
             SignatureError::Expired(param) => {
                 write!(
                     f,
-                    "RequestExpired, the request has expired by its [{param}]"
+                    "MessageExpired, the request has expired by its [{param}]"
                 )
             }
         }

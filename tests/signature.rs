@@ -96,25 +96,25 @@ fn verify_accepts_the_sdks_signatures_and_refuses_the_rest() {
     };
     assert_eq!(
         refused(request(Method::HmacSha256)),
-        "AuthFailure, the request needs exactly one [signature]"
+        "AuthenticationFailed, the request needs exactly one [signature]"
     );
     let mut twice = signed(Method::HmacSha256, SHA256_GET);
     twice.push(("signature", SHA256_GET));
     assert_eq!(
         refused(twice),
-        "AuthFailure, the request needs exactly one [signature]"
+        "AuthenticationFailed, the request needs exactly one [signature]"
     );
     let mut method = signed(Method::HmacSha256, SHA256_GET);
     method[10] = ("signature_method", "HmacMD5");
     assert_eq!(
         refused(method),
-        "AuthFailure, signature_method [HmacMD5] is not HmacSHA256 or HmacSHA1"
+        "AuthenticationFailed, signature_method [HmacMD5] is not HmacSHA256 or HmacSHA1"
     );
     let mut version = signed(Method::HmacSha256, SHA256_GET);
     version[6] = ("signature_version", "2");
     assert_eq!(
         refused(version),
-        "AuthFailure, signature_version [2] is not 1"
+        "AuthenticationFailed, signature_version [2] is not 1"
     );
     let no_version: Vec<_> = signed(Method::HmacSha256, SHA256_GET)
         .into_iter()
@@ -122,11 +122,11 @@ fn verify_accepts_the_sdks_signatures_and_refuses_the_rest() {
         .collect();
     assert_eq!(
         refused(no_version),
-        "AuthFailure, the request needs exactly one [signature_version]"
+        "AuthenticationFailed, the request needs exactly one [signature_version]"
     );
     assert_eq!(
         refused(signed(Method::HmacSha1, "AAAA")),
-        "AuthFailure, the signature does not match the request"
+        "AuthenticationFailed, the signature does not match the request"
     );
 }
 
@@ -142,7 +142,7 @@ fn times_are_checked_against_the_now_given() {
     assert_eq!(old.ret_code(), 1300);
     assert_eq!(
         old.to_string(),
-        "RequestExpired, the request has expired by its [time_stamp]"
+        "MessageExpired, the request has expired by its [time_stamp]"
     );
     let mut expiring = params.clone();
     expiring.push(("expires", "2018-03-04T05:38:30Z"));
@@ -150,7 +150,7 @@ fn times_are_checked_against_the_now_given() {
     let expired = check(&expiring, at("2018-03-04T05:38:30Z")).unwrap_err();
     assert_eq!(
         expired.to_string(),
-        "RequestExpired, the request has expired by its [expires]"
+        "MessageExpired, the request has expired by its [expires]"
     );
     let mut bad = params.clone();
     bad[8] = ("time_stamp", "yesterday");
@@ -159,7 +159,7 @@ fn times_are_checked_against_the_now_given() {
         (err.ret_code(), err.to_string()),
         (
             1200,
-            "AuthFailure, [time_stamp] is not an RFC 3339 time".to_owned()
+            "AuthenticationFailed, [time_stamp] is not an RFC 3339 time".to_owned()
         )
     );
     let none: Vec<_> = params
@@ -170,6 +170,6 @@ fn times_are_checked_against_the_now_given() {
         check(&none, at("2018-03-04T05:38:00Z"))
             .unwrap_err()
             .to_string(),
-        "AuthFailure, the request needs exactly one [time_stamp]"
+        "AuthenticationFailed, the request needs exactly one [time_stamp]"
     );
 }
