@@ -10,16 +10,14 @@
 
 #[path = "support/dataset.rs"]
 mod dataset;
+#[path = "support/files.rs"]
+mod files;
 
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 
-use joblog::{Applied, Caller, Event, Job, JobStore};
-
-/// How many jobs the built-in demonstration data holds.
-const DEMO_JOBS: usize = 100_000;
+use joblog::Caller;
 
 const USAGE: &str = "\
 usage: describe [--jobs FILE] [--events FILE] [--caller USER] [--admin] 'QUERY'
@@ -104,71 +102,6 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
     }))
 }
 
-/// The non-blank lines of a file (`-`: standard input), each with its
-/// `file:line` for messages.
-fn lines(path: &str) -> Result<impl Iterator<Item = Result<(String, String), String>>, String> {
-    let reader: Box<dyn BufRead> = if path == "-" {
-        Box::new(BufReader::new(io::stdin()))
-    } else {
-        let file = File::open(path).map_err(|err| format!("{path}: {err}"))?;
-        Box::new(BufReader::new(file))
-    };
-    let path = path.to_owned();
-    Ok(reader
-        .lines()
-        .enumerate()
-        .filter_map(move |(number, line)| {
-            let at = format!("{path}:{}", number + 1);
-            match line {
-                Err(err) => Some(Err(format!("{at}: {err}"))),
-                Ok(line) if number == 0 && line.starts_with('\u{FEFF}') => Some(Err(format!(
-                    "{at}: the file starts with a UTF-8 byte order mark (BOM); \
-                 save it as UTF-8 without one"
-                ))),
-                Ok(line) if line.trim().is_empty() => None,
-                Ok(line) => Some(Ok((at, line))),
-            }
-        }))
-}
-
-/// Reads job records, one JSON object a line, inserting each in turn.
-fn load(store: &mut JobStore, path: &str) -> Result<(), String> {
-    for line in lines(path)? {
-        let (at, line) = line?;
-        let job: Job = serde_json::from_str(&line).map_err(|err| format!("{at}: {err}"))?;
-        store.insert(job).map_err(|err| format!("{at}: {err}"))?;
-    }
-    Ok(())
-}
-
-/// Reads change events, one JSON object a line, applying each in turn;
-/// an event already applied is skipped.
-fn replay(store: &mut JobStore, path: &str) -> Result<(), String> {
-    for line in lines(path)? {
-        let (at, line) = line?;
-        let event: Event = serde_json::from_str(&line).map_err(|err| format!("{at}: {err}"))?;
-        let _: Applied = store.apply(&event).map_err(|err| format!("{at}: {err}"))?;
-    }
-    Ok(())
-}
-
-/// The store the options name: the jobs, then the events; or the
-/// demonstration data when neither is given.
-fn build(options: &Options) -> Result<JobStore, String> {
-    if options.jobs.is_none() && options.events.is_none() {
-        return JobStore::from_jobs(dataset::jobs(DEMO_JOBS))
-            .map_err(|err| format!("the demonstration data: {err}"));
-    }
-    let mut store = JobStore::new();
-    if let Some(path) = &options.jobs {
-        load(&mut store, path)?;
-    }
-    if let Some(path) = &options.events {
-        replay(&mut store, path)?;
-    }
-    Ok(store)
-}
-
 fn main() -> ExitCode {
     let options = match parse_args(std::env::args_os().skip(1)) {
         Ok(Some(options)) => options,
@@ -181,7 +114,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let store = match build(&options) {
+    let store = match files::build(options.jobs.as_deref(), options.events.as_deref()) {
         Ok(store) => store,
         Err(problem) => {
             eprintln!("describe: {problem}");

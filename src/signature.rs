@@ -96,14 +96,20 @@ impl fmt::Display for SignatureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SignatureError::Missing(param) => {
-                write!(f, "AuthenticationFailed, the request needs exactly one [{param}]")
+                write!(
+                    f,
+                    "AuthenticationFailed, the request needs exactly one [{param}]"
+                )
             }
             SignatureError::UnknownMethod(name) => write!(
                 f,
                 "AuthenticationFailed, signature_method [{name}] is not HmacSHA256 or HmacSHA1"
             ),
             SignatureError::UnknownVersion(version) => {
-                write!(f, "AuthenticationFailed, signature_version [{version}] is not 1")
+                write!(
+                    f,
+                    "AuthenticationFailed, signature_version [{version}] is not 1"
+                )
             }
             SignatureError::Mismatch => {
                 f.write_str("AuthenticationFailed, the signature does not match the request")
