@@ -19,7 +19,7 @@ pub const DEMO_JOBS: usize = 100_000;
 
 /// The non-blank lines of a file (`-`: standard input), each with its
 /// `file:line` for messages.
-fn lines(path: &str) -> Result<impl Iterator<Item = Result<(String, String), String>>, String> {
+pub fn lines(path: &str) -> Result<impl Iterator<Item = Result<(String, String), String>>, String> {
     let reader: Box<dyn BufRead> = if path == "-" {
         Box::new(BufReader::new(io::stdin()))
     } else {
@@ -59,9 +59,20 @@ fn load(store: &mut JobStore, path: &str) -> Result<(), String> {
 fn replay(store: &mut JobStore, path: &str) -> Result<(), String> {
     for line in lines(path)? {
         let (at, line) = line?;
-        let event: Event = serde_json::from_str(&line).map_err(|err| format!("{at}: {err}"))?;
-        let _: Applied = store.apply(&event).map_err(|err| format!("{at}: {err}"))?;
+        let event = event(&at, &line)?;
+        apply(store, &at, &event)?;
     }
+    Ok(())
+}
+
+/// One line of an events file read as an event.
+pub fn event(at: &str, line: &str) -> Result<Event, String> {
+    serde_json::from_str(line).map_err(|err| format!("{at}: {err}"))
+}
+
+/// Applies an event read at `at`; one already applied is skipped.
+pub fn apply(store: &mut JobStore, at: &str, event: &Event) -> Result<(), String> {
+    let _: Applied = store.apply(event).map_err(|err| format!("{at}: {err}"))?;
     Ok(())
 }
 

@@ -8,8 +8,10 @@
 //!
 //! Every API answer, errors included, is HTTP 200 with the API's JSON body
 //! (the SDKs read `ret_code` from it). Nothing about a request is answered
-//! before it is authenticated. Readers share the store behind a lock; the
-//! server itself never writes after it starts, so no reader waits.
+//! before it is authenticated. Readers share the store behind a lock;
+//! with `--events -` the server applies the events that arrive on standard
+//! input while it serves, each under the write lock alone, so a reader
+//! waits at most for one event, never for the stream.
 
 #[path = "../../examples/support/dataset.rs"]
 mod dataset;
@@ -49,7 +51,9 @@ Answers DescribeClusterJobs on http://ADDR/iaas/ (GET or form POST).
   --listen ADDR  where to listen (default 127.0.0.1:7878; port 0 picks one)
   --jobs FILE    job records, one JSON object a line (revisions 1 to n)
   --events FILE  change events, one JSON object a line, after the jobs;
-                 without --jobs and --events, 100,000 demonstration jobs
+                 '-' follows standard input while serving, each event
+                 applied as it arrives; without --jobs and --events,
+                 100,000 demonstration jobs
   --keys FILE    access keys, one JSON object a line:
                  {\"access_key_id\":…,\"secret_access_key\":…,\"user_id\":…,\"admin\":false}
                  without it, one demonstration key, printed at start";
@@ -239,6 +243,35 @@ async fn iaas(
     json(store.describe_json(&caller, &request))
 }
 
+/// Applies the change events that arrive on standard input, one at a
+/// time, each under the write lock for only as long as it takes: readers
+/// wait at most for one event, never for the stream. A bad line, a gap or
+/// a divergence stops the following (the store keeps what it applied),
+/// named `-:line` on standard error.
+fn follow_stdin(served: &Served) {
+    let lines = match files::lines("-") {
+        Ok(lines) => lines,
+        Err(problem) => {
+            eprintln!("serve: {problem}");
+            return;
+        }
+    };
+    for line in lines {
+        let applied = line.and_then(|(at, line)| {
+            let event = files::event(&at, &line)?;
+            let mut store = match served.store.write() {
+                Ok(store) => store,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            files::apply(&mut store, &at, &event)
+        });
+        if let Err(problem) = applied {
+            eprintln!("serve: stopped following the events: {problem}");
+            return;
+        }
+    }
+}
+
 async fn shutdown() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -272,7 +305,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let store = match files::build(options.jobs.as_deref(), options.events.as_deref()) {
+    // `--events -` is followed while serving; a file is read at start.
+    let follow = options.events.as_deref() == Some("-");
+    let events = options.events.as_deref().filter(|_| !follow);
+    let built = if follow && options.jobs.is_none() {
+        Ok(JobStore::new()) // the events alone make the store
+    } else {
+        files::build(options.jobs.as_deref(), events)
+    };
+    let store = match built {
         Ok(store) => store,
         Err(problem) => {
             eprintln!("serve: {problem}");
@@ -325,6 +366,10 @@ fn main() -> ExitCode {
                  (user {})",
                 dataset::owner(0)
             );
+        }
+        if follow {
+            let served = Arc::clone(&served);
+            std::thread::spawn(move || follow_stdin(&served));
         }
         let app = Router::new()
             .route("/iaas/", get(iaas).post(iaas))

@@ -23,11 +23,18 @@ struct Client {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// With more arguments, and standard input piped.
+    fn start_with(more: &[&str]) -> Server {
         let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
         let mut child = Command::new(env!("CARGO_BIN_EXE_serve"))
             .args(["--listen", "127.0.0.1:0"])
             .args(["--keys", &format!("{fixtures}/keys.jsonl")])
             .args(["--jobs", &format!("{fixtures}/jobs.jsonl")])
+            .args(more)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -303,4 +310,75 @@ fn sigterm_stops_the_server_gracefully() {
     assert!(killed.success());
     let status = server.child.wait().expect("serve exits");
     assert!(status.success(), "{status:?}");
+}
+
+/// With `--events -`, events arriving on standard input are applied while
+/// readers read: every answer is a state the log went through (its count
+/// never goes back), and the last one has every insert.
+#[test]
+fn readers_read_while_events_arrive() {
+    const INSERTS: usize = 300;
+    let mut server = Server::start_with(&["--events", "-"]);
+    let mut stdin = server.child.stdin.take().expect("piped");
+    let count = |client: &Client| -> u64 {
+        let query = signed(
+            "GET",
+            "QYADMINKEY",
+            "admin-secret",
+            &[DESCRIBE, ("app", "app-1"), ("limit", "1")],
+            now(),
+        );
+        let (status, _, body) = client.get(&query);
+        assert_eq!((status, ret_code(&body)), (200, 0), "{body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        answer["total_count"].as_u64().unwrap()
+    };
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let client = server.client.clone();
+            std::thread::spawn(move || {
+                // Read until every insert is seen, each count no lower
+                // than the one before.
+                let mut last = 30;
+                for _ in 0..5_000 {
+                    let seen = count(&client);
+                    assert!(
+                        (last..=30 + INSERTS as u64).contains(&seen),
+                        "{last} then {seen}"
+                    );
+                    last = seen;
+                    if seen == 30 + INSERTS as u64 {
+                        break;
+                    }
+                }
+                last
+            })
+        })
+        .collect();
+    // The jobs file made revisions 1 to 30; each insert is the next,
+    // written a few at a time while the readers read.
+    for i in 0..INSERTS {
+        if i % 10 == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let line = format!(
+            r#"{{"revision":{},"event":"insert","job":{{"job_id":"late-{i}","app":"app-1","owner":"usr-1","job_action":"RunJob","status":"pending","create_time":"2018-03-05T00:00:00Z"}}}}"#,
+            31 + i
+        );
+        writeln!(stdin, "{line}").expect("serve reads its input");
+    }
+    stdin.flush().unwrap();
+    for reader in readers {
+        let last = reader.join().expect("a reader");
+        assert_eq!(last, 30 + INSERTS as u64, "a reader saw every insert");
+    }
+    let mut seen = 0;
+    for _ in 0..200 {
+        seen = count(&server.client);
+        if seen == 30 + INSERTS as u64 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(seen, 30 + INSERTS as u64);
 }
