@@ -15,9 +15,16 @@ if ! command -v python3 >/dev/null 2>&1; then
 fi
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import qingcloud.iaas' 2>/dev/null; then
   rm -rf "$venv"
-  if ! python3 -m venv "$venv"; then
-    echo "sdk: cannot make a Python virtual environment (apt-get install -y python3-venv)" >&2
-    exit 1
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    # Debian keeps venv's pip apart: install it when we may.
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      apt-get install -y python3-venv >/dev/null || true
+    fi
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv"; then
+      echo "sdk: cannot make a Python virtual environment (apt-get install -y python3-venv)" >&2
+      exit 1
+    fi
   fi
   if ! "$venv/bin/pip" install --quiet qingcloud-sdk; then
     echo "sdk: cannot install qingcloud-sdk from the package index (is it reachable?)" >&2
