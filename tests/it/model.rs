@@ -626,6 +626,16 @@ proptest! {
 /// so entries land inside chunks, not only at their ends.
 type BulkJob = (u8, u8, u8, u8, u16, u8, u8);
 
+/// A store and its model holding a bulk data set.
+fn bulk_store(jobs: &[BulkJob]) -> Result<(JobStore, Model), TestCaseError> {
+    let mut store = JobStore::new();
+    let mut model = Model::default();
+    for (i, job) in jobs.iter().enumerate() {
+        bulk_write(&mut store, &mut model, &bulk_insert(i, job))?;
+    }
+    Ok((store, model))
+}
+
 /// The insert of job `i` of a bulk data set.
 fn bulk_insert(i: usize, &(app, owner, action, s, create, delay, clusters): &BulkJob) -> Op {
     Op::Insert {
@@ -805,11 +815,7 @@ proptest! {
         size in 1u64..=100,
         reverse in any::<bool>(),
     ) {
-        let mut store = JobStore::new();
-        let mut model = Model::default();
-        for (i, job) in jobs.iter().enumerate() {
-            bulk_write(&mut store, &mut model, &bulk_insert(i, job))?;
-        }
+        let (mut store, mut model) = bulk_store(&jobs)?;
         let spec = QuerySpec {
             ids: Vec::new(),
             status_time: false,
@@ -881,11 +887,7 @@ proptest! {
         size in 1u64..=100,
         reverse in any::<bool>(),
     ) {
-        let mut store = JobStore::new();
-        let mut model = Model::default();
-        for (i, job) in jobs.iter().enumerate() {
-            bulk_write(&mut store, &mut model, &bulk_insert(i, job))?;
-        }
+        let (mut store, _) = bulk_store(&jobs)?;
         let start: Vec<String> = store.iter().map(|job| job.job_id().to_owned()).collect();
         let admin = Caller::admin("root");
         let query = Query::builder(APPS[0])
