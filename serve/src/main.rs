@@ -212,28 +212,27 @@ async fn iaas(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let request = if method == Method::POST {
-        match String::from_utf8(body.to_vec()) {
-            Ok(body) => body,
-            Err(_) => {
-                return json(refusal(
-                    1100,
-                    "ParameterError, the request body is not UTF-8",
-                ));
-            }
-        }
+    // The request's bytes: a POST's form body, a GET's query string (which
+    // the HTTP layer already holds to 64 KiB).
+    let request: Vec<u8> = if method == Method::POST {
+        body.to_vec()
     } else {
-        query.unwrap_or_default()
+        query.unwrap_or_default().into_bytes()
     };
     if request.len() > MAX_REQUEST {
         return (StatusCode::PAYLOAD_TOO_LARGE, "request over 1 MiB").into_response();
     }
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(request.as_bytes())
+    // Authenticated first, from the bytes as they are: nothing about the
+    // request (not even that it is not UTF-8) is answered before.
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(&request)
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .collect();
     let caller = match authenticate(&served, method.as_str(), &pairs) {
         Ok(caller) => caller,
         Err(body) => return json(body),
+    };
+    let Ok(request) = String::from_utf8(request) else {
+        return json(refusal(1100, "ParameterError, the request is not UTF-8"));
     };
     let store = match served.store.read() {
         Ok(store) => store,

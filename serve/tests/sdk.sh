@@ -18,7 +18,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import qingcloud.iaas
   if ! python3 -m venv "$venv" 2>/dev/null; then
     # Debian keeps venv's pip apart: install it when we may.
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      apt-get install -y python3-venv >/dev/null || true
+      { apt-get update && apt-get install -y python3-venv; } >/dev/null 2>&1 || true
     fi
     rm -rf "$venv"
     if ! python3 -m venv "$venv"; then
@@ -26,15 +26,17 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import qingcloud.iaas
       exit 1
     fi
   fi
-  if ! "$venv/bin/pip" install --quiet qingcloud-sdk; then
+  # The SDK version whose signatures tests/signature.rs holds the library to.
+  if ! "$venv/bin/pip" install --quiet qingcloud-sdk==1.2.16; then
     echo "sdk: cannot install qingcloud-sdk from the package index (is it reachable?)" >&2
     exit 1
   fi
 fi
 
-cargo build --quiet -p joblog-serve
+cargo build --quiet -p joblog-serve --bin serve
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 out=$(mktemp)
-./target/debug/serve --listen 127.0.0.1:0 \
+"$target/debug/serve" --listen 127.0.0.1:0 \
   --keys serve/tests/fixtures/keys.jsonl --jobs serve/tests/fixtures/jobs.jsonl >"$out" 2>&1 &
 server=$!
 trap 'kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$out"' EXIT
