@@ -103,16 +103,9 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args(std::env::args_os().skip(1)) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(problem) => {
-            eprintln!("describe: {problem}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let options = match files::options(parse_args(std::env::args_os().skip(1)), "describe", USAGE) {
+        Ok(options) => options,
+        Err(code) => return code,
     };
     let store = match files::build(options.jobs.as_deref(), options.events.as_deref()) {
         Ok(store) => store,

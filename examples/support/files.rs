@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
+use std::process::ExitCode;
 
 use joblog::{Applied, Event, Job, JobStore};
 
@@ -91,4 +92,25 @@ pub fn build(jobs: Option<&str>, events: Option<&str>) -> Result<JobStore, Strin
         replay(&mut store, path)?;
     }
     Ok(store)
+}
+
+/// A parsed command line, or what the program does instead: `Ok(None)`
+/// prints the usage and succeeds, an error is shown with the usage and
+/// exits 2.
+pub fn options<T>(
+    parsed: Result<Option<T>, String>,
+    program: &str,
+    usage: &str,
+) -> Result<T, ExitCode> {
+    match parsed {
+        Ok(Some(options)) => Ok(options),
+        Ok(None) => {
+            println!("{usage}");
+            Err(ExitCode::SUCCESS)
+        }
+        Err(problem) => {
+            eprintln!("{program}: {problem}\n\n{usage}");
+            Err(ExitCode::from(2))
+        }
+    }
 }

@@ -293,16 +293,9 @@ async fn shutdown() {
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args(std::env::args_os().skip(1)) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(problem) => {
-            eprintln!("serve: {problem}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let options = match files::options(parse_args(std::env::args_os().skip(1)), "serve", USAGE) {
+        Ok(options) => options,
+        Err(code) => return code,
     };
     // `--events -` is followed while serving; a file is read at start.
     let follow = options.events.as_deref() == Some("-");
