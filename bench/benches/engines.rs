@@ -15,7 +15,7 @@ use criterion::{
 use joblog::chrono::{self, DateTime, Utc};
 use joblog::{Caller, Job, JobStore, Query, Status};
 use joblog_bench::dataset;
-use joblog_bench::peers::{self, Naive, Sqlite};
+use joblog_bench::peers::{self, BTree, Naive, Sqlite};
 
 /// A named query and who asks it.
 struct Ask {
@@ -42,6 +42,7 @@ struct World {
     store: JobStore,
     naive: Naive,
     sqlite: Sqlite,
+    btree: BTree,
 }
 
 impl World {
@@ -58,6 +59,7 @@ impl World {
         World {
             n,
             store,
+            btree: BTree::new(&jobs),
             naive: Naive { jobs },
             sqlite,
         }
@@ -156,6 +158,13 @@ impl World {
         let ids: Vec<&str> = page.jobs().iter().map(|j| j.job_id()).collect();
         let (naive_total, naive_page) = self.naive.describe(caller, query);
         let naive_ids: Vec<&str> = naive_page.iter().map(|j| j.job_id.as_str()).collect();
+        let (btree_total, btree_page) = self.btree.describe(caller, query);
+        let btree_ids: Vec<&str> = btree_page.iter().map(|j| j.job_id.as_str()).collect();
+        assert_eq!(
+            (page.total_count(), &ids),
+            (btree_total, &btree_ids),
+            "{name}: btree differs"
+        );
         let (sqlite_total, sqlite_rows) = self.sqlite.describe(caller, query);
         let sqlite_ids: Vec<&str> = sqlite_rows.iter().map(|r| r.job_id.as_str()).collect();
         assert_eq!(
@@ -199,6 +208,13 @@ fn describe(c: &mut Criterion, world: &World) {
         group.bench_function(BenchmarkId::new("sqlite", n), |b| {
             b.iter(|| {
                 let answer = world.sqlite.describe(&ask.caller, black_box(&ask.query));
+                assert_eq!(answer.0, total);
+                answer
+            })
+        });
+        group.bench_function(BenchmarkId::new("btree", n), |b| {
+            b.iter(|| {
+                let answer = world.btree.describe(&ask.caller, black_box(&ask.query));
                 assert_eq!(answer.0, total);
                 answer
             })
