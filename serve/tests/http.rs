@@ -1,154 +1,13 @@
 //! `serve` as a process on an ephemeral loopback port, spoken to over
 //! plain HTTP/1.1 with requests signed in the test.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::io::Write;
+use std::process::Command;
 use std::time::Duration;
 
-use joblog::chrono::{DateTime, SecondsFormat, Utc};
-use joblog::signature::{self, Method};
-
-/// A running `serve`, stopped when dropped.
-struct Server {
-    child: Child,
-    client: Client,
-}
-
-/// Speaks HTTP/1.1 to a server's address, one connection a request.
-#[derive(Clone)]
-struct Client {
-    address: String,
-}
-
-impl Server {
-    fn start() -> Server {
-        Server::start_with(&[])
-    }
-
-    /// With more arguments, and standard input piped.
-    fn start_with(more: &[&str]) -> Server {
-        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_serve"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(["--keys", &format!("{fixtures}/keys.jsonl")])
-            .args(["--jobs", &format!("{fixtures}/jobs.jsonl")])
-            .args(more)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("serve starts");
-        let stdout = child.stdout.take().expect("piped");
-        let mut stdout = BufReader::new(stdout);
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("a first line");
-        // Whatever it prints later is read, so it never writes to a closed
-        // pipe.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let address = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .and_then(|rest| rest.strip_suffix("/iaas/"))
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-            .to_owned();
-        Server {
-            child,
-            client: Client { address },
-        }
-    }
-}
-
-impl Client {
-    /// Sends raw HTTP and returns (status, content type, body).
-    fn send(&self, request: &[u8]) -> (u16, String, String) {
-        let mut stream = TcpStream::connect(&self.address).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        // The server may answer and close before it reads a large body.
-        let _ = stream.write_all(request);
-        let mut answer = Vec::new();
-        let _ = stream.read_to_end(&mut answer);
-        let answer = String::from_utf8_lossy(&answer).into_owned();
-        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("no status in {head:?}"));
-        let content_type = head
-            .lines()
-            .find_map(|line| {
-                line.to_ascii_lowercase()
-                    .strip_prefix("content-type: ")
-                    .map(str::to_owned)
-            })
-            .unwrap_or_default();
-        (status, content_type, body.to_owned())
-    }
-
-    fn get(&self, query: &str) -> (u16, String, String) {
-        self.send(
-            format!("GET /iaas/?{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-    }
-
-    fn post(&self, body: &str) -> (u16, String, String) {
-        self.send(
-            format!(
-                "POST /iaas/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
-                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .as_bytes(),
-        )
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A request string signed as the SDKs sign it, at time `at`.
-fn signed(
-    verb: &str,
-    key: &str,
-    secret: &str,
-    params: &[(&str, &str)],
-    at: DateTime<Utc>,
-) -> String {
-    let stamp = at.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let mut all: Vec<(&str, &str)> = params.to_vec();
-    all.extend([
-        ("access_key_id", key),
-        ("signature_method", "HmacSHA256"),
-        ("signature_version", "1"),
-        ("time_stamp", stamp.as_str()),
-    ]);
-    let sig = signature::sign(Method::HmacSha256, secret, verb, "/iaas/", &all);
-    let mut out = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in &all {
-        out.append_pair(name, value);
-    }
-    out.append_pair("signature", &sig);
-    out.finish()
-}
-
-fn now() -> DateTime<Utc> {
-    std::time::SystemTime::now().into()
-}
-
-fn ret_code(body: &str) -> i64 {
-    let answer: serde_json::Value = serde_json::from_str(body).expect("JSON");
-    answer["ret_code"].as_i64().expect("ret_code")
-}
-
-const DESCRIBE: (&str, &str) = ("action", "DescribeClusterJobs");
+use support::{Client, DESCRIBE, Server, now, ret_code, signed};
 
 #[test]
 fn signed_requests_are_answered_and_the_rest_refused_in_the_body() {
@@ -398,4 +257,68 @@ fn readers_read_while_events_arrive() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(seen, 30 + INSERTS as u64);
+}
+
+/// Every answer says the revision it reflects; `min_revision` waits for
+/// it (here: for an event on standard input), and refuses after 2 s.
+#[test]
+fn min_revision_waits_for_the_revision_and_answers_say_theirs() {
+    let mut server = Server::start_with(&["--events", "-"]);
+    let query = |extra: &[(&str, &str)]| {
+        let mut params = vec![DESCRIBE, ("app", "app-1"), ("limit", "0")];
+        params.extend(extra);
+        signed("GET", "QYADMINKEY", "admin-secret", &params, now())
+    };
+    let answer = server.client.get_answer(&query(&[]));
+    assert_eq!(ret_code(&answer.body), 0);
+    // The jobs file makes revisions 1 to 30.
+    assert_eq!(answer.header("x-joblog-revision").as_deref(), Some("30"));
+    assert_eq!(answer.header("x-joblog-partition").as_deref(), Some("0"));
+    let answer = server.client.get_answer(&query(&[("min_revision", "30")]));
+    assert_eq!(ret_code(&answer.body), 0);
+    let answer = server.client.get_answer(&query(&[("min_revision", "31")]));
+    assert_eq!(
+        answer.body,
+        r#"{"message":"ServerBusy, partition 0 is at revision 30, below min_revision 31, after waiting 2 s: retry","ret_code":5100}"#
+    );
+    for (value, message) in [
+        (
+            "x",
+            "ParameterError, min_revision must be a revision (a whole number from 0), not [x]",
+        ),
+        (
+            "-1",
+            "ParameterError, min_revision must be a revision (a whole number from 0), not [-1]",
+        ),
+    ] {
+        let answer = server.client.get_answer(&query(&[("min_revision", value)]));
+        assert_eq!(ret_code(&answer.body), 1100);
+        assert!(answer.body.contains(message), "{}", answer.body);
+    }
+    let twice = query(&[("min_revision", "1"), ("min_revision", "2")]);
+    let answer = server.client.get_answer(&twice);
+    assert!(
+        answer
+            .body
+            .contains("ParameterError, min_revision takes one value"),
+        "{}",
+        answer.body
+    );
+    // A query that waits is answered as soon as its revision is applied.
+    let client = server.client.clone();
+    let waiting = query(&[("min_revision", "31")]);
+    let reader = std::thread::spawn(move || client.get_answer(&waiting));
+    std::thread::sleep(Duration::from_millis(300));
+    let mut stdin = server.child.stdin.take().expect("piped");
+    writeln!(
+        stdin,
+        r#"{{"revision":31,"event":"insert","job":{{"job_id":"late","app":"app-1","owner":"usr-1","job_action":"RunJob","status":"pending","create_time":"2018-03-05T00:00:00Z"}}}}"#
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    let answer = reader.join().expect("the reader");
+    assert_eq!(ret_code(&answer.body), 0, "{}", answer.body);
+    assert_eq!(answer.header("x-joblog-revision").as_deref(), Some("31"));
+    let total: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(total["total_count"], 31);
 }

@@ -1,0 +1,201 @@
+//! What the serve tests share: `serve` as a process on an ephemeral
+//! loopback port, spoken to over plain HTTP/1.1 with requests signed in
+//! the test.
+
+// Each test file uses what it needs.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use joblog::chrono::{DateTime, SecondsFormat, Utc};
+use joblog::signature::{self, Method};
+
+/// A running `serve`, stopped when dropped.
+pub struct Server {
+    pub child: Child,
+    pub client: Client,
+    /// What it printed before it said where it listens.
+    pub preamble: Vec<String>,
+}
+
+/// Speaks HTTP/1.1 to a server's address, one connection a request.
+#[derive(Clone)]
+pub struct Client {
+    pub address: String,
+}
+
+/// An HTTP answer.
+pub struct Answer {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Answer {
+    /// A header's value (the name in lower case).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(": ")?;
+            (key.to_ascii_lowercase() == name).then(|| value.to_owned())
+        })
+    }
+}
+
+/// The test keys and jobs.
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+impl Server {
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// With the test keys and jobs, more arguments, and standard input
+    /// piped.
+    pub fn start_with(more: &[&str]) -> Server {
+        let keys = format!("{FIXTURES}/keys.jsonl");
+        let jobs = format!("{FIXTURES}/jobs.jsonl");
+        let mut args = vec!["--keys", &keys, "--jobs", &jobs];
+        args.extend(more);
+        Server::spawn(&args)
+    }
+
+    /// `serve --listen 127.0.0.1:0` with these arguments, once it says
+    /// where it listens.
+    pub fn spawn(args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_serve"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("serve starts");
+        let stdout = child.stdout.take().expect("piped");
+        let mut stdout = BufReader::new(stdout);
+        let mut preamble = Vec::new();
+        let address = loop {
+            let mut line = String::new();
+            let read = stdout.read_line(&mut line).expect("serve's output");
+            assert!(read > 0, "serve exited before listening: {preamble:?}");
+            let line = line.trim().to_owned();
+            if let Some(address) = line
+                .strip_prefix("listening on http://")
+                .and_then(|rest| rest.strip_suffix("/iaas/"))
+            {
+                break address.to_owned();
+            }
+            preamble.push(line);
+        };
+        // Whatever it prints later is read, so it never writes to a closed
+        // pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        Server {
+            child,
+            client: Client { address },
+            preamble,
+        }
+    }
+}
+
+impl Client {
+    /// Sends raw HTTP and returns the answer.
+    pub fn answer(&self, request: &[u8]) -> Answer {
+        let mut stream = TcpStream::connect(&self.address).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        // The server may answer and close before it reads a large body.
+        let _ = stream.write_all(request);
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {head:?}"));
+        Answer {
+            status,
+            head: head.to_owned(),
+            body: body.to_owned(),
+        }
+    }
+
+    /// Sends raw HTTP and returns (status, content type, body).
+    pub fn send(&self, request: &[u8]) -> (u16, String, String) {
+        let answer = self.answer(request);
+        let content_type = answer.header("content-type").unwrap_or_default();
+        (answer.status, content_type, answer.body)
+    }
+
+    pub fn get_answer(&self, query: &str) -> Answer {
+        self.answer(
+            format!("GET /iaas/?{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+    }
+
+    pub fn get(&self, query: &str) -> (u16, String, String) {
+        let answer = self.get_answer(query);
+        let content_type = answer.header("content-type").unwrap_or_default();
+        (answer.status, content_type, answer.body)
+    }
+
+    pub fn post(&self, body: &str) -> (u16, String, String) {
+        self.send(
+            format!(
+                "POST /iaas/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A request string signed as the SDKs sign it, at time `at`.
+pub fn signed(
+    verb: &str,
+    key: &str,
+    secret: &str,
+    params: &[(&str, &str)],
+    at: DateTime<Utc>,
+) -> String {
+    let stamp = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let mut all: Vec<(&str, &str)> = params.to_vec();
+    all.extend([
+        ("access_key_id", key),
+        ("signature_method", "HmacSHA256"),
+        ("signature_version", "1"),
+        ("time_stamp", stamp.as_str()),
+    ]);
+    let sig = signature::sign(Method::HmacSha256, secret, verb, "/iaas/", &all);
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in &all {
+        out.append_pair(name, value);
+    }
+    out.append_pair("signature", &sig);
+    out.finish()
+}
+
+pub fn now() -> DateTime<Utc> {
+    std::time::SystemTime::now().into()
+}
+
+pub fn ret_code(body: &str) -> i64 {
+    let answer: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    answer["ret_code"].as_i64().expect("ret_code")
+}
+
+pub const DESCRIBE: (&str, &str) = ("action", "DescribeClusterJobs");
