@@ -354,33 +354,81 @@ pub async fn follow(
                 );
                 return;
             }
-            Err(Stop::Retry(_)) => tokio::time::sleep(RETRY_PAUSE).await,
+            Err(Stop::Retry(problem)) => {
+                eprintln!(
+                    "serve: partition {}: following again after stream sequence {} ({problem})",
+                    shard.partition,
+                    shard.read().sequence
+                );
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
         }
     }
 }
 
 /// One line a writer reads: a change, as an event without its revision
 /// (the writer gives it one). A prune names its partition; an insert goes
-/// to its app's, a status change to its job's.
+/// to its app's, a status change to its job's. The line is read twice, for
+/// its kind and then whole (a job's `extras` are kept as written, which
+/// needs the text itself, not a buffered copy).
 #[derive(Deserialize)]
-#[serde(tag = "event", rename_all = "lowercase", deny_unknown_fields)]
+struct Kind {
+    event: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Insert {
+    #[serde(rename = "event")]
+    _event: String,
+    job: Box<Job>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusChange {
+    #[serde(rename = "event")]
+    _event: String,
+    job_id: String,
+    status: Status,
+    at: String,
+    #[serde(default)]
+    error_codes: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Prune {
+    #[serde(rename = "event")]
+    _event: String,
+    partition: u32,
+    before: String,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
 enum Request {
-    Insert {
-        job: Box<Job>,
-    },
-    Status {
-        job_id: String,
-        status: Status,
-        at: String,
-        #[serde(default)]
-        error_codes: String,
-    },
-    Prune {
-        partition: u32,
-        before: String,
-        #[serde(default)]
-        limit: Option<usize>,
-    },
+    Insert(Insert),
+    Status(StatusChange),
+    Prune(Prune),
+}
+
+impl Request {
+    fn read(line: &str) -> Result<Request, String> {
+        let fault = |err: serde_json::Error| format!("not a change: {err}");
+        let kind: Kind = serde_json::from_str(line).map_err(fault)?;
+        match kind.event.as_str() {
+            "insert" => serde_json::from_str(line).map(Request::Insert),
+            "status" => serde_json::from_str(line).map(Request::Status),
+            "prune" => serde_json::from_str(line).map(Request::Prune),
+            other => {
+                return Err(format!(
+                    "not a change: `event` is insert, status or prune, not {other:?}"
+                ));
+            }
+        }
+        .map_err(fault)
+    }
 }
 
 /// What a writer did with a change.
@@ -483,11 +531,10 @@ impl Writer {
 
     /// Which partition a change goes to, and the change.
     fn route(&self, line: &str) -> Result<(&Arc<Shard>, Change), String> {
-        let request: Request =
-            serde_json::from_str(line).map_err(|err| format!("not a change: {err}"))?;
+        let request = Request::read(line)?;
         let owned = || format!("the partitions this writer owns ({})", self.partitions);
         match request {
-            Request::Insert { job } => {
+            Request::Insert(Insert { job, .. }) => {
                 let (partition, served) = self.partitions.locate(&job.app);
                 if !served {
                     return Err(format!(
@@ -510,12 +557,13 @@ impl Writer {
                 let shard = self.shard(partition).ok_or_else(owned)?;
                 Ok((shard, Change::Insert { job }))
             }
-            Request::Status {
+            Request::Status(StatusChange {
                 job_id,
                 status,
                 at,
                 error_codes,
-            } => {
+                ..
+            }) => {
                 let at = time("at", &at)?;
                 let shard = self
                     .shards
@@ -530,11 +578,12 @@ impl Writer {
                 };
                 Ok((shard, change))
             }
-            Request::Prune {
+            Request::Prune(Prune {
                 partition,
                 before,
                 limit,
-            } => {
+                ..
+            }) => {
                 let before = time("before", &before)?;
                 let shard = self
                     .shard(partition)
@@ -642,6 +691,9 @@ impl Writer {
             if Instant::now() >= deadline {
                 return Err(Refused::Unavailable(problem));
             }
+            eprintln!(
+                "serve: partition {partition}: publishing revision {revision} again ({problem})"
+            );
             tokio::time::sleep(RETRY_PAUSE).await;
         }
     }
