@@ -9,15 +9,13 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use joblog::chrono::{DateTime, Utc};
 use joblog::{Caller, Job, JobStore, Status};
-use serde_json::{Value, json};
-use support::{DESCRIBE, FIXTURES, Server, now, ret_code, signed};
+use serde_json::json;
+use support::{DESCRIBE, FIXTURES, Nats, Server, Writer, now, ret_code, signed};
 
 /// How long anything in the test may take before it fails.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -37,126 +35,6 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A JetStream server on a loopback port, storing in a directory.
-struct Nats {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Nats {
-    /// On a port the server picks itself (no race with other tests).
-    fn start(dir: &Path) -> Nats {
-        let (child, port) = Nats::spawn(dir, "-1");
-        Nats {
-            child,
-            dir: dir.to_owned(),
-            port,
-        }
-    }
-
-    /// `nats-server` with JetStream, once it says it is ready: the process
-    /// and its port.
-    fn spawn(dir: &Path, port: &str) -> (Child, u16) {
-        let mut child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", port, "-sd"])
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("nats-server runs (serve/tests/cluster.sh installs it)");
-        let mut log = BufReader::new(child.stderr.take().expect("piped"));
-        let mut port = None;
-        let mut seen = Vec::new();
-        loop {
-            let mut line = String::new();
-            let read = log.read_line(&mut line).expect("the server's log");
-            assert!(
-                read > 0,
-                "nats-server stopped before it was ready: {seen:?}"
-            );
-            if let Some((_, at)) = line.split_once("Listening for client connections on ") {
-                port = at.trim().rsplit(':').next().and_then(|p| p.parse().ok());
-            }
-            if line.contains("Server is ready") {
-                break;
-            }
-            seen.push(line);
-        }
-        std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
-        (child, port.expect("the server says its port"))
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Kills the server and starts it again on the same port and store.
-    fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        std::thread::sleep(Duration::from_millis(300));
-        self.child = Nats::spawn(&self.dir, &self.port.to_string()).0;
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `serve --publish`: one change a line in, one answer a line out.
-struct Writer {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    ready: String,
-}
-
-impl Writer {
-    fn start(nats: &Nats, partitions: &str) -> Writer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_serve"))
-            .args(["--publish", &nats.url(), "--partitions", partitions])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("serve --publish starts");
-        let stdin = child.stdin.take().expect("piped");
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
-        let mut ready = String::new();
-        stdout
-            .read_line(&mut ready)
-            .expect("the writer says it is ready");
-        assert!(ready.starts_with("ready: "), "{ready:?}");
-        Writer {
-            child,
-            stdin,
-            stdout,
-            ready,
-        }
-    }
-
-    fn send(&mut self, change: &Value) -> Value {
-        writeln!(self.stdin, "{change}").expect("the writer reads");
-        self.stdin.flush().expect("the writer reads");
-        let mut line = String::new();
-        self.stdout
-            .read_line(&mut line)
-            .expect("the writer answers");
-        serde_json::from_str(&line).unwrap_or_else(|err| panic!("{line:?}: {err}"))
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

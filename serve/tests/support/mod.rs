@@ -7,8 +7,11 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
+
+use serde_json::Value;
 
 use joblog::chrono::{DateTime, SecondsFormat, Utc};
 use joblog::signature::{self, Method};
@@ -44,6 +47,22 @@ impl Answer {
     }
 }
 
+/// The `serve` program: cargo names it to tests; a program beside it
+/// (an example) finds it in its target directory.
+pub fn serve_binary() -> PathBuf {
+    match option_env!("CARGO_BIN_EXE_serve") {
+        Some(path) => path.into(),
+        None => {
+            let me = std::env::current_exe().expect("the running program");
+            let profile = me
+                .parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>");
+            profile.join("serve")
+        }
+    }
+}
+
 /// The test keys and jobs.
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
@@ -65,7 +84,7 @@ impl Server {
     /// `serve --listen 127.0.0.1:0` with these arguments, once it says
     /// where it listens.
     pub fn spawn(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_serve"))
+        let mut child = Command::new(serve_binary())
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::piped())
@@ -199,3 +218,123 @@ pub fn ret_code(body: &str) -> i64 {
 }
 
 pub const DESCRIBE: (&str, &str) = ("action", "DescribeClusterJobs");
+
+/// A JetStream server on a loopback port, storing in a directory.
+pub struct Nats {
+    child: Child,
+    dir: PathBuf,
+    pub port: u16,
+}
+
+impl Nats {
+    /// On a port the server picks itself (no race with other tests).
+    pub fn start(dir: &Path) -> Nats {
+        let (child, port) = Nats::spawn(dir, "-1");
+        Nats {
+            child,
+            dir: dir.to_owned(),
+            port,
+        }
+    }
+
+    /// `nats-server` with JetStream, once it says it is ready: the process
+    /// and its port.
+    pub fn spawn(dir: &Path, port: &str) -> (Child, u16) {
+        let mut child = Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", port, "-sd"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("nats-server runs (serve/tests/cluster.sh installs it)");
+        let mut log = BufReader::new(child.stderr.take().expect("piped"));
+        let mut port = None;
+        let mut seen = Vec::new();
+        loop {
+            let mut line = String::new();
+            let read = log.read_line(&mut line).expect("the server's log");
+            assert!(
+                read > 0,
+                "nats-server stopped before it was ready: {seen:?}"
+            );
+            if let Some((_, at)) = line.split_once("Listening for client connections on ") {
+                port = at.trim().rsplit(':').next().and_then(|p| p.parse().ok());
+            }
+            if line.contains("Server is ready") {
+                break;
+            }
+            seen.push(line);
+        }
+        std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+        (child, port.expect("the server says its port"))
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server and starts it again on the same port and store.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(300));
+        self.child = Nats::spawn(&self.dir, &self.port.to_string()).0;
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `serve --publish`: one change a line in, one answer a line out.
+pub struct Writer {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    pub ready: String,
+}
+
+impl Writer {
+    pub fn start(nats: &Nats, partitions: &str) -> Writer {
+        let mut child = Command::new(serve_binary())
+            .args(["--publish", &nats.url(), "--partitions", partitions])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("serve --publish starts");
+        let stdin = child.stdin.take().expect("piped");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut ready = String::new();
+        stdout
+            .read_line(&mut ready)
+            .expect("the writer says it is ready");
+        assert!(ready.starts_with("ready: "), "{ready:?}");
+        Writer {
+            child,
+            stdin,
+            stdout,
+            ready,
+        }
+    }
+
+    pub fn send(&mut self, change: &Value) -> Value {
+        writeln!(self.stdin, "{change}").expect("the writer reads");
+        self.stdin.flush().expect("the writer reads");
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("the writer answers");
+        serde_json::from_str(&line).unwrap_or_else(|err| panic!("{line:?}: {err}"))
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
