@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use joblog::chrono::{DateTime, Utc};
 use joblog::{Caller, Job, JobStore, Status};
 use serde_json::json;
-use support::{DESCRIBE, FIXTURES, Nats, Server, Writer, now, ret_code, signed};
+use support::{DESCRIBE, FIXTURES, Nats, Server, Writer, now, ret_code, signed, watchdog};
 
 /// How long anything in the test may take before it fails.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -271,6 +271,7 @@ fn ask(replica: &Server, model: &Model, params: &[(String, String)], key: &str) 
 #[test]
 fn replicas_follow_the_writer_through_restarts() {
     const CHANGES: u64 = 20_000;
+    watchdog(Duration::from_secs(300));
     let scratch = Scratch::new("cluster");
     let mut nats = Nats::start(&scratch.0.join("nats"));
     let mut writer = Writer::start(&nats, "all/4");
@@ -340,6 +341,7 @@ fn replicas_follow_the_writer_through_restarts() {
 /// replica of other partitions refuses the partition's app, naming it.
 #[test]
 fn a_second_writer_is_refused_and_rereads() {
+    watchdog(Duration::from_secs(120));
     let scratch = Scratch::new("writers");
     let nats = Nats::start(&scratch.0.join("nats"));
     let mut first = Writer::start(&nats, "all/4");

@@ -47,6 +47,36 @@ impl Answer {
     }
 }
 
+/// The processes started here, so that a test that runs out of time can
+/// stop them before it exits.
+static STARTED: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+fn started(child: &Child) {
+    STARTED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(child.id());
+}
+
+/// Bounds a test in time: a writer or replica that hangs would otherwise
+/// hold it on a pipe for ever. Past `limit`, every process started here is
+/// killed and the test process exits, failing.
+pub fn watchdog(limit: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        eprintln!("the test ran over {limit:?}: stopping its processes");
+        let pids = STARTED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for pid in pids.iter() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        std::process::exit(101);
+    });
+}
+
 /// The `serve` program: cargo names it to tests; a program beside it
 /// (an example) finds it in its target directory.
 pub fn serve_binary() -> PathBuf {
@@ -92,6 +122,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("serve starts");
+        started(&child);
         let stdout = child.stdout.take().expect("piped");
         let mut stdout = BufReader::new(stdout);
         let mut preamble = Vec::new();
@@ -247,6 +278,7 @@ impl Nats {
             .stderr(Stdio::piped())
             .spawn()
             .expect("nats-server runs (serve/tests/cluster.sh installs it)");
+        started(&child);
         let mut log = BufReader::new(child.stderr.take().expect("piped"));
         let mut port = None;
         let mut seen = Vec::new();
@@ -306,6 +338,7 @@ impl Writer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("serve --publish starts");
+        started(&child);
         let stdin = child.stdin.take().expect("piped");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
         let mut ready = String::new();
