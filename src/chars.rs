@@ -1,6 +1,8 @@
 //! Character classes: what an id may not hold, and what a message must
 //! escape when it quotes a value.
 
+use std::borrow::Cow;
+
 /// Whitespace, control, invisible or bidirectional-control: what no id
 /// may hold.
 pub(crate) fn is_blank(c: char) -> bool {
@@ -21,4 +23,135 @@ pub(crate) fn is_invisible(c: char) -> bool {
             | '\u{2066}'..='\u{2069}'
             | '\u{FEFF}'
     )
+}
+
+/// Whether serde_json escapes a byte inside a string: `"`, `\` and the
+/// controls below U+0020 (never DEL, `/` or anything beyond ASCII).
+fn escaped_in_json(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// `text` as written inside a JSON string, byte for byte as serde_json
+/// writes it: `\"`, `\\`, `\b`, `\t`, `\n`, `\f`, `\r`, and `\u00xx`
+/// (lower-case hex) for the other controls. Borrowed when nothing needs
+/// escaping.
+pub(crate) fn json_escaped(text: &str) -> Cow<'_, str> {
+    if !needs_json_escape(text) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + text.len() / 8 + 8);
+    push_json_escaped(&mut out, text);
+    Cow::Owned(out)
+}
+
+/// Whether any byte of `text` is escaped in JSON: checked 16 bytes at a
+/// time without an early exit, which the compiler turns into vector
+/// compares (answers check every short field of every job).
+fn needs_json_escape(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut chunks = bytes.chunks_exact(16);
+    let found = chunks.by_ref().any(|chunk| {
+        chunk
+            .iter()
+            .fold(false, |seen, &byte| seen | escaped_in_json(byte))
+    });
+    found || chunks.remainder().iter().any(|&byte| escaped_in_json(byte))
+}
+
+/// Appends `text` as written inside a JSON string (see [`json_escaped`]).
+pub(crate) fn push_json_escaped(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    if !needs_json_escape(text) {
+        out.push_str(text);
+        return;
+    }
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (at, &byte) in bytes.iter().enumerate() {
+        if !escaped_in_json(byte) {
+            continue;
+        }
+        // Escaped bytes are ASCII, so the cuts fall on char boundaries.
+        out.push_str(&text[start..at]);
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x08 => out.push_str("\\b"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            0x0C => out.push_str("\\f"),
+            b'\r' => out.push_str("\\r"),
+            _ => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0xF)]));
+            }
+        }
+        start = at + 1;
+    }
+    out.push_str(&text[start..]);
+}
+
+/// The text that [`json_escaped`] escaped, back as it was. Borrowed when
+/// nothing was escaped.
+pub(crate) fn json_unescaped(escaped: &str) -> Cow<'_, str> {
+    if !escaped.contains('\\') {
+        return Cow::Borrowed(escaped);
+    }
+    let mut out = String::with_capacity(escaped.len());
+    let mut rest = escaped;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + 1..];
+        let (byte, used) = match tail.as_bytes().first() {
+            Some(b'"') => (b'"', 1),
+            Some(b'\\') => (b'\\', 1),
+            Some(b'b') => (0x08, 1),
+            Some(b't') => (b'\t', 1),
+            Some(b'n') => (b'\n', 1),
+            Some(b'f') => (0x0C, 1),
+            Some(b'r') => (b'\r', 1),
+            // `\u00xx`: a control, the only other escape written.
+            _ => match tail
+                .get(1..5)
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            {
+                Some(byte) => (byte, 5),
+                None => panic!("joblog bug: stored text has a bad escape: {escaped}"),
+            },
+        };
+        out.push(char::from(byte));
+        rest = &tail[used..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Escaping is serde_json's, byte for byte, and undoes itself.
+        #[test]
+        fn escaping_is_serde_jsons(text in "(\\PC|[\\x00-\\x1f\"\\\\/\\x7f\u{2028}é])*") {
+            let escaped = json_escaped(&text);
+            let theirs = serde_json::to_string(&text).unwrap();
+            prop_assert_eq!(format!("\"{escaped}\""), theirs);
+            prop_assert_eq!(json_unescaped(&escaped), text.as_str());
+        }
+    }
+
+    #[test]
+    fn every_control_is_escaped_as_serde_json_does() {
+        let text: String = (0u8..0x80).map(char::from).collect();
+        let escaped = json_escaped(&text);
+        assert_eq!(
+            format!("\"{escaped}\""),
+            serde_json::to_string(&text).unwrap()
+        );
+        assert_eq!(json_unescaped(&escaped), text);
+        assert!(matches!(json_escaped("plain/ü"), Cow::Borrowed("plain/ü")));
+    }
 }

@@ -267,7 +267,9 @@ impl Job {
         let job_id_len = short_len("job_id", &self.job_id)?;
         let error_codes_len = short_len("error_codes", &self.error_codes)?;
         let resource_ids_len = short_len("resource_ids", &self.resource_ids)?;
-        let directive_len = long("directive", self.directive.len())?;
+        // Kept as written inside a JSON string, so answers copy it.
+        let directive_json = crate::chars::json_escaped(&self.directive);
+        let directive_len = long("directive", directive_json.len())?;
         check_id("job_id", &self.job_id)?;
         check_id("app", &self.app)?;
         check_id("owner", &self.owner)?;
@@ -325,6 +327,7 @@ impl Job {
         let resources_len = long("resources", resources.len())?;
         Ok(CheckedJob {
             job: self,
+            directive_json,
             create_time,
             status_time,
             resources,
@@ -382,13 +385,17 @@ pub const MAX_RESOURCES: usize = 4096;
 
 /// The most bytes of `job_id`, `error_codes` and `resource_ids` each.
 pub const MAX_SHORT_FIELD: usize = u16::MAX as usize;
-/// The most bytes of `directive`, and of `resources` written as JSON.
+/// The most bytes of `directive` and of `resources`, each written as JSON
+/// (`directive` as the contents of a JSON string, escaped).
 pub const MAX_LONG_FIELD: usize = u32::MAX as usize;
 
 /// A job that passed every rule of [`Job::validate`], with what the check
 /// computed on the way, so the store never derives it again.
 pub(crate) struct CheckedJob<'a> {
     pub(crate) job: &'a Job,
+    /// `directive` as written inside a JSON string (escaped as serde_json
+    /// escapes it): the form the store keeps.
+    pub(crate) directive_json: std::borrow::Cow<'a, str>,
     /// `create_time` in nanoseconds since the epoch.
     pub(crate) create_time: i64,
     /// `status_time` in nanoseconds since the epoch.

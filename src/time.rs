@@ -34,6 +34,49 @@ pub fn format_timestamp(time: DateTime<Utc>) -> String {
     Stamp(time).to_string()
 }
 
+/// Appends the API's form of a time kept as nanoseconds since the epoch:
+/// what [`Stamp`] writes of it, without making a `DateTime` (the days are
+/// turned into a date with the civil-from-days algorithm of Howard
+/// Hinnant's "chrono-Compatible Low-Level Date Algorithms").
+pub(crate) fn push_stamp(out: &mut String, nanos: i64) {
+    let seconds = nanos.div_euclid(1_000_000_000);
+    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // From 1677 to 2262 (an i64 of nanoseconds), always four digits.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let of_era = z.rem_euclid(146_097);
+    let year_of_era = (of_era - of_era / 1460 + of_era / 36_524 - of_era / 146_096) / 365;
+    let day_of_year = of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    // Two digits at a time, from a table of "00" to "99".
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+                                2021222324252627282930313233343536373839\
+                                4041424344454647484950515253545556575859\
+                                6061626364656667686970717273747576777879\
+                                8081828384858687888990919293949596979899";
+    let mut text = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, value: i64| {
+        let pair = 2 * value.rem_euclid(100) as usize;
+        text[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    };
+    put(0, year / 100);
+    put(2, year);
+    put(5, month);
+    put(8, day);
+    put(11, of_day / 3600);
+    put(14, of_day / 60 % 60);
+    put(17, of_day % 60);
+    // Only ASCII digits and punctuation were placed.
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+}
+
 /// A timestamp written the API's way; digits are placed by hand, since
 /// answers write two per job.
 pub(crate) struct Stamp(pub(crate) DateTime<Utc>);
@@ -267,5 +310,45 @@ pub mod timestamp {
         ) -> Result<Option<DateTime<Utc>>, D::Error> {
             Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(time)| time))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn stamp(nanos: i64) -> String {
+        let mut out = String::new();
+        push_stamp(&mut out, nanos);
+        out
+    }
+
+    proptest! {
+        /// The stamp from nanoseconds is the one chrono's fields give.
+        #[test]
+        fn a_stamp_from_nanoseconds_is_the_stamp_of_the_time(nanos in any::<i64>()) {
+            prop_assert_eq!(stamp(nanos), Stamp(from_nanos(nanos)).to_string());
+        }
+    }
+
+    #[test]
+    fn stamps_at_the_edges_of_the_range() {
+        for nanos in [
+            i64::MIN,
+            i64::MAX,
+            0,
+            -1,
+            951_782_400_000_000_000,
+            1_456_704_000_000_000_000,
+        ] {
+            assert_eq!(
+                stamp(nanos),
+                Stamp(from_nanos(nanos)).to_string(),
+                "{nanos}"
+            );
+        }
+        assert_eq!(stamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(stamp(-1), "1969-12-31T23:59:59Z");
     }
 }

@@ -7,6 +7,7 @@
 //! field in one allocation, so a stored job costs little more than its
 //! text.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
@@ -15,6 +16,7 @@ use chrono::{DateTime, Utc};
 use hashbrown::HashTable;
 use indexmap::IndexMap;
 
+use crate::chars::json_unescaped;
 use crate::extras::Extras;
 use crate::job::{CheckedJob, FieldLens, Job, involved_resources};
 use crate::status::Status;
@@ -230,7 +232,8 @@ pub(super) struct Record {
     pub(super) create_time: i64,
     /// Nanoseconds since the epoch.
     pub(super) status_time: i64,
-    /// `job_id`, `directive`, `error_codes`, `resource_ids`, `resources` as
+    /// `job_id`, `directive` as written inside a JSON string (escaped, so
+    /// answers copy it), `error_codes`, `resource_ids`, `resources` as
     /// JSON and `extras` as JSON, one after the other; `lens` cuts it.
     text: Box<str>,
     pub(super) app: Sym,
@@ -257,7 +260,7 @@ impl Record {
         let job = checked.job;
         let parts = [
             job.job_id.as_str(),
-            &job.directive,
+            &checked.directive_json,
             &job.error_codes,
             &job.resource_ids,
             &checked.resources,
@@ -408,7 +411,16 @@ impl<'a> JobRef<'a> {
     }
 
     /// The action's request, an opaque string.
-    pub fn directive(&self) -> &'a str {
+    ///
+    /// The store keeps it as an answer writes it (escaped inside a JSON
+    /// string), so this is borrowed when it holds nothing JSON escapes (no
+    /// `"`, `\` or control), and unescaped into a new string otherwise.
+    pub fn directive(&self) -> Cow<'a, str> {
+        json_unescaped(self.directive_json())
+    }
+
+    /// `directive` as written inside a JSON string.
+    pub(crate) fn directive_json(&self) -> &'a str {
         self.record.part(Part::Directive)
     }
 
@@ -424,7 +436,7 @@ impl<'a> JobRef<'a> {
 
     /// `create_time` and `status_time` in nanoseconds since the epoch, as
     /// the store keeps them.
-    pub(super) fn nanos(&self) -> (i64, i64) {
+    pub(crate) fn nanos(&self) -> (i64, i64) {
         (self.record.create_time, self.record.status_time)
     }
 
@@ -466,7 +478,7 @@ impl<'a> JobRef<'a> {
             status: self.status(),
             job_id: self.job_id().to_owned(),
             app: self.app().to_owned(),
-            directive: self.directive().to_owned(),
+            directive: self.directive().into_owned(),
             job_action: self.job_action().to_owned(),
             create_time: self.create_time(),
             owner: self.owner().to_owned(),

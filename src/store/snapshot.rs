@@ -71,7 +71,7 @@ impl<'a> From<JobRef<'a>> for Stored<'a> {
             status: job.status(),
             create_time_ns,
             status_time_ns,
-            directive: job.directive().into(),
+            directive: job.directive(),
             error_codes: job.error_codes().into(),
             resource_ids: job.resource_ids().into(),
             resources: Raw(job.resources_json().into()),

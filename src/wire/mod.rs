@@ -63,7 +63,7 @@ impl JobStore {
     /// ```
     pub fn describe_json(&self, caller: &Caller, request: &str) -> String {
         let written = match self.describe_request(caller, request) {
-            Ok(page) => serde_json::to_string(&page),
+            Ok(page) => Ok(response::page_json(&page)),
             Err(err) => serde_json::to_string(&err),
         };
         // Writing fails only should a stored job's JSON not read back, a

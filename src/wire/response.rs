@@ -6,11 +6,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer, ser::Error as _, ser::SerializeStruct};
 use serde_json::value::RawValue;
 
+use crate::chars::push_json_escaped;
 use crate::error::Error;
 use crate::extras::raw_json;
 use crate::status::Status;
 use crate::store::{JobRef, Page};
-use crate::time::{Stamp, timestamp};
+use crate::time::{Stamp, push_stamp, timestamp};
 
 /// The `action` of a success answer.
 pub(crate) const RESPONSE_ACTION: &str = "DescribeClusterJobsResponse";
@@ -29,7 +30,7 @@ impl Serialize for JobRef<'_> {
         let mut out = serializer.serialize_struct("JobElement", 11)?;
         out.serialize_field("status", &self.status())?;
         out.serialize_field("job_id", self.job_id())?;
-        out.serialize_field("directive", self.directive())?;
+        out.serialize_field("directive", &self.directive())?;
         out.serialize_field("job_action", self.job_action())?;
         out.serialize_field("create_time", &Stamp(self.create_time()))?;
         out.serialize_field("owner", self.owner())?;
@@ -40,6 +41,62 @@ impl Serialize for JobRef<'_> {
         out.serialize_field("extras", raw(self.extras_json())?)?;
         out.end()
     }
+}
+
+/// A page as `describe_json` answers it: byte for byte what [`Page`]'s
+/// `Serialize` writes through serde_json, but written by hand, copying
+/// what the store keeps in its wire form (the escaped directive, the
+/// compact JSON of `resources` and `extras`) and placing the times' digits
+/// from their nanoseconds. The test `the_written_page_is_serde_jsons` holds
+/// the two together.
+pub(crate) fn page_json(page: &Page<'_>) -> String {
+    let jobs = page.jobs();
+    let size: usize = jobs
+        .iter()
+        .map(|job| 256 + job.directive_json().len() + job.resources_json().len())
+        .sum();
+    let mut out = String::with_capacity(size + 96);
+    out.push_str(r#"{"action":""#);
+    out.push_str(RESPONSE_ACTION);
+    out.push_str(r#"","total_count":"#);
+    out.push_str(&page.total_count().to_string());
+    out.push_str(r#","job_set":["#);
+    for (n, job) in jobs.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        push_job(&mut out, job);
+    }
+    out.push_str(r#"],"ret_code":0}"#);
+    out
+}
+
+/// One element of `job_set`, as [`JobRef`]'s `Serialize` writes it.
+fn push_job(out: &mut String, job: &JobRef<'_>) {
+    let (create_time, status_time) = job.nanos();
+    out.push_str(r#"{"status":""#);
+    out.push_str(job.status().as_str());
+    out.push_str(r#"","job_id":""#);
+    push_json_escaped(out, job.job_id());
+    out.push_str(r#"","directive":""#);
+    out.push_str(job.directive_json());
+    out.push_str(r#"","job_action":""#);
+    push_json_escaped(out, job.job_action());
+    out.push_str(r#"","create_time":""#);
+    push_stamp(out, create_time);
+    out.push_str(r#"","owner":""#);
+    push_json_escaped(out, job.owner());
+    out.push_str(r#"","status_time":""#);
+    push_stamp(out, status_time);
+    out.push_str(r#"","error_codes":""#);
+    push_json_escaped(out, job.error_codes());
+    out.push_str(r#"","resource_ids":""#);
+    push_json_escaped(out, job.resource_ids());
+    out.push_str(r#"","resources":"#);
+    out.push_str(job.resources_json());
+    out.push_str(r#","extras":"#);
+    out.push_str(job.extras_json());
+    out.push('}');
 }
 
 /// A page is written as the success answer of `DescribeClusterJobs`:

@@ -492,3 +492,90 @@ proptest! {
         prop_assert!(answer.contains(&whole), "{}", answer);
     }
 }
+
+/// Text with everything JSON escapes, and what it does not.
+fn awkward() -> impl Strategy<Value = String> {
+    "(\\PC|[\\x00-\\x1f\"\\\\/\\x7f\u{2028}<>é]){0,40}"
+}
+
+/// A job with awkward text in every free field.
+fn awkward_job(n: usize) -> impl Strategy<Value = Job> {
+    (
+        awkward(),
+        awkward(),
+        awkward(),
+        prop::collection::vec("[a-z]{1,3}-[a-z0-9]{1,4}", 0..3),
+        (
+            0usize..4,
+            -2_000_000_000i64..2_000_000_000,
+            0i64..5_000_000_000_000,
+        ),
+        0usize..3,
+    )
+        .prop_map(
+            move |(directive, codes, extra, resources, (status, created, later), owner)| {
+                let status = [
+                    Status::Pending,
+                    Status::Working,
+                    Status::Failed,
+                    Status::Successful,
+                ][status];
+                let at = joblog::chrono::DateTime::from_timestamp_nanos(
+                    created * 1_000_000_000 + n as i64,
+                );
+                let mut job = Job::new(
+                    format!("j-{n}"),
+                    "app-1",
+                    format!("usr-{owner}"),
+                    "Run\"Job",
+                    status,
+                    at,
+                );
+                job.status_time = at + joblog::chrono::Duration::nanoseconds(later);
+                job.directive = directive;
+                if status == Status::Failed {
+                    job.error_codes = codes;
+                }
+                job.resource_ids = resources.join(" ");
+                job.resources.insert("clu\"sters".to_owned(), resources);
+                job.extras = joblog::Extras::parse(
+                    &serde_json::json!({ "note": extra, "n": n }).to_string(),
+                )
+                .expect("an object");
+                job
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(32)
+    ))]
+
+    /// `describe_json` writes pages by hand from the stored wire form; it
+    /// is byte for byte serde_json's writing of the same `Page`.
+    #[test]
+    fn the_written_page_is_serde_jsons(
+        jobs in (1usize..300).prop_flat_map(|n| (0..n).map(awkward_job).collect::<Vec<_>>()),
+        asks in prop::collection::vec((0usize..3, any::<bool>(), any::<bool>(), 0u64..40, 0u64..60), 1..8),
+    ) {
+        let store = JobStore::from_jobs(jobs).unwrap();
+        for (who, by_status, reverse, offset, limit) in asks {
+            let caller = match who {
+                0 => Caller::admin("root"),
+                n => Caller::user(format!("usr-{n}")),
+            };
+            let mut builder = Query::builder("app-1").offset(offset).limit(limit);
+            if by_status {
+                builder = builder.sort_key(SortKey::StatusTime);
+            }
+            if reverse {
+                builder = builder.order(Order::OldestFirst);
+            }
+            let query = builder.build();
+            let page = store.describe(&caller, &query).unwrap();
+            let serde = serde_json::to_string(&page).unwrap();
+            prop_assert_eq!(store.describe_json(&caller, &query.to_string()), serde);
+        }
+    }
+}
