@@ -64,7 +64,8 @@ impl JobStore {
     /// Those the change's mutator would return ([`JobStore::insert`],
     /// [`JobStore::set_status`], [`JobStore::fail`]); also
     /// [`ErrorKind::InvalidField`] for `error_codes` with a status other
-    /// than `failed`.
+    /// than `failed`, and for a prune's `before` outside the times a store
+    /// keeps (its event would not read back).
     pub fn prepare(&self, mut change: Change) -> Result<Option<Event>, Error> {
         match &mut change {
             Change::Insert { job } => drop(self.check_insert(job)?),
@@ -85,10 +86,14 @@ impl JobStore {
                 before,
                 limit,
                 dropped,
-            } => match self.check_prune(*before, limit.unwrap_or(usize::MAX)) {
-                None => return Ok(None),
-                Some(step) => *dropped = step.going.len(),
-            },
+            } => {
+                // The event must read back: `before` within the times kept.
+                crate::job::nanos("before", *before)?;
+                match self.check_prune(*before, limit.unwrap_or(usize::MAX)) {
+                    None => return Ok(None),
+                    Some(step) => *dropped = step.going.len(),
+                }
+            }
         }
         Ok(Some(Event {
             revision: self.revision + 1,

@@ -161,6 +161,17 @@ fn prepare_makes_the_event_and_changes_nothing() {
         dropped: 7,
     };
     assert_eq!(store.prepare(nothing).unwrap(), None);
+    // A prune whose time an event could not carry is refused.
+    let far = Change::Prune {
+        limit: Some(3),
+        before: "+10000-01-01T00:00:00Z".parse().unwrap(),
+        dropped: 0,
+    };
+    assert_eq!(
+        store.prepare(far).unwrap_err().to_string(),
+        "ParameterError, invalid value [+10000-01-01T00:00:00Z] for field [before]: must lie \
+         between 1677-09-21T00:12:43.145224192Z and 2262-04-11T23:47:16.854775807Z"
+    );
     // A refused change is refused as its mutator would refuse it.
     let err = store
         .prepare(Change::Status {
