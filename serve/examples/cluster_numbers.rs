@@ -14,6 +14,13 @@
 mod dataset;
 #[path = "../tests/support/mod.rs"]
 mod support;
+// The replica's own snapshot writer, so the file is the one it reads.
+#[allow(dead_code, unreachable_pub)]
+#[path = "../src/cluster.rs"]
+mod cluster;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../src/partition.rs"]
+mod partition;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -66,7 +73,11 @@ fn wait_for(replica: &Server, app: &str, revision: u64) {
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+    let last = sorted.len().saturating_sub(1);
+    sorted
+        .get((last as f64 * p).round() as usize)
+        .copied()
+        .unwrap_or_default()
 }
 
 fn insert(n: u64, at: DateTime<Utc>) -> Job {
@@ -96,7 +107,7 @@ fn main() {
     // 1. Lag: a change sent to the writer, until a replica answers a query
     //    that asks for its revision.
     let nats = Nats::start(&scratch.join("nats"));
-    let mut writer = Writer::start(&nats, "all/4");
+    let mut writer = Writer::start(&nats.url(), "all/4");
     let first = replica(&nats, "all/4", &[]);
     let mut local: HashMap<u32, JobStore> = HashMap::new();
     let mut written: Vec<(u32, Event)> = Vec::new();
@@ -140,7 +151,12 @@ fn main() {
     // 2. Catch-up: a new replica from an empty store, to every partition's
     //    last revision; beside it, the library applying the same events.
     let began = Instant::now();
-    let second = replica(&nats, "all/4", &[]);
+    let snapshots = scratch.join("catch-up");
+    let second = replica(
+        &nats,
+        "all/4",
+        &["--snapshots", &snapshots.display().to_string()],
+    );
     for (app, revision) in last.values() {
         wait_for(&second, app, *revision);
     }
@@ -156,8 +172,8 @@ fn main() {
     }
     let applied = began.elapsed();
     println!(
-        "catch-up of {events} events from an empty store: {:.0} events/s over JetStream \
-         ({caught_up:?}, process start included); the library applies the same events at \
+        "catch-up of {events} events from an empty store, snapshots on: {:.0} events/s over \
+         JetStream ({caught_up:?}, process start included); the library applies the same events at \
          {:.0} events/s ({applied:?})",
         events as f64 / caught_up.as_secs_f64(),
         events as f64 / applied.as_secs_f64()
@@ -169,25 +185,11 @@ fn main() {
     let snapshots = scratch.join("snapshots");
     std::fs::create_dir_all(&snapshots).expect("the snapshot directory");
     let store = JobStore::from_jobs(dataset::jobs(snapshot_jobs)).expect("the data set");
-    /// The snapshot file a replica writes (see `cluster::Snapshots`).
-    #[derive(serde::Serialize)]
-    struct Snapshot<'a> {
-        partition: u32,
-        partitions: u32,
-        sequence: u64,
-        store: &'a JobStore,
-    }
-    let snapshot = Snapshot {
-        partition: 0,
-        partitions: 1,
-        sequence: 0,
-        store: &store,
-    };
     let file = snapshots.join("partition-0.json");
-    let bytes = serde_json::to_vec(&snapshot).expect("a snapshot");
-    std::fs::write(&file, bytes).expect("the snapshot is written");
+    let replica_of = cluster::Replica { store, sequence: 0 };
+    cluster::write_snapshot(&file, 0, 1, &replica_of).expect("the snapshot is written");
     let size = std::fs::metadata(&file).map_or(0, |meta| meta.len());
-    drop(store);
+    drop(replica_of);
     let began = Instant::now();
     let restarted = replica(
         &nats,

@@ -3,19 +3,27 @@
 //! and the snapshot files they restart from.
 //!
 //! One stream, [`STREAM`], holds every partition's events, each on its own
-//! subject (`joblog.events.<partition>`), one JSON event a message. A
-//! message's id (`Nats-Msg-Id`) is `<partition>-<revision>`: the revision,
-//! qualified by the partition because JetStream drops duplicates across the
-//! whole stream, so a retried publish of an event is stored once. Every
-//! publish also says which stream sequence it expects the partition's
-//! subject to end at (`Nats-Expected-Last-Subject-Sequence`), so two
-//! writers of one partition cannot interleave: the second is refused, and
-//! re-reads.
+//! subject, `joblog.events.<count>.<partition>` (the number of partitions
+//! is in the subject, so a process started with another count reads
+//! nothing it would misplace), one JSON event a message. A message's id
+//! (`Nats-Msg-Id`) is `<partition>-<revision>`: the revision, qualified by
+//! the partition because JetStream drops duplicates across the whole
+//! stream, so a retried publish of an event is stored once. Every publish
+//! also says which stream sequence it expects the subject to end at
+//! (`Nats-Expected-Last-Subject-Sequence`), so two writers of one
+//! partition cannot interleave: the one behind is refused, and re-reads.
+//!
+//! A partition's events are consecutive revisions in stream order (the
+//! message id and the expected sequence see to it), so a replica applies
+//! each message as the next revision and stops at anything else: a gap,
+//! an event it already has from another history (a reset stream, a
+//! snapshot of another stream), an insert of another partition's app.
 
 use std::fs;
 use std::io::Write as _;
-use std::path::PathBuf;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::context::PublishErrorKind;
@@ -24,30 +32,47 @@ use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 use joblog::chrono::{DateTime, Utc};
-use joblog::{Change, Event, Job, JobStore, Status};
+use joblog::{Applied, Change, Event, Job, JobStore, Status};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::partition::Partitions;
+use crate::partition::{Partitions, partition_of};
 
 /// The JetStream stream of every partition's events.
 pub const STREAM: &str = "JOBLOG";
+/// The subjects of the stream.
+const SUBJECTS: &str = "joblog.events.>";
 /// How long a writer tries to publish one event (through reconnects and
 /// a restart of the server) before it gives up on the change.
 pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a follower waits after a lost connection before it asks again.
-const RETRY_PAUSE: Duration = Duration::from_millis(200);
+/// How long JetStream remembers a message id: longer than a writer
+/// retries, so a retry is always recognised.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 /// How often an idle follower looks at the clock for a timed snapshot.
 const TICK: Duration = Duration::from_millis(500);
 
 /// The subject of a partition's events.
-pub fn subject(partition: u32) -> String {
-    format!("joblog.events.{partition}")
+pub fn subject(count: u32, partition: u32) -> String {
+    format!("joblog.events.{count}.{partition}")
 }
 
 /// The message id of a partition's event: unique in the whole stream.
 pub fn message_id(partition: u32, revision: u64) -> String {
     format!("{partition}-{revision}")
+}
+
+/// Pauses between attempts that grow from 50 ms to 2 s.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff(Duration::from_millis(50))
+    }
+
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(Duration::from_secs(2));
+    }
 }
 
 /// A partition's store, and the stream sequence of the last event applied
@@ -57,22 +82,37 @@ pub struct Replica {
     pub sequence: u64,
 }
 
+impl Replica {
+    pub fn empty() -> Replica {
+        Replica {
+            store: JobStore::new(),
+            sequence: 0,
+        }
+    }
+}
+
 /// One partition served: its replica behind a lock (readers share it; an
-/// event takes it alone, one event at a time), and the revision applied,
-/// for queries that wait for a `min_revision`.
+/// event takes it alone, one event at a time), the revision applied, for
+/// queries that wait for a `min_revision`, and why it stopped following
+/// its events, if it did.
 pub struct Shard {
     pub partition: u32,
+    count: u32,
     replica: RwLock<Replica>,
     applied: watch::Sender<u64>,
+    stopped: Mutex<Option<String>>,
 }
 
 impl Shard {
-    pub fn new(partition: u32, replica: Replica) -> Shard {
+    /// Partition `partition` of `count`.
+    pub fn new(partition: u32, count: u32, replica: Replica) -> Shard {
         let (applied, _) = watch::channel(replica.store.revision());
         Shard {
             partition,
+            count,
             replica: RwLock::new(replica),
             applied,
+            stopped: Mutex::new(None),
         }
     }
 
@@ -89,15 +129,29 @@ impl Shard {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Makes a change under the lock, then tells the waiting queries the
-    /// revision it leaves.
+    /// Makes a change under the lock, and tells the waiting queries the
+    /// revision it leaves (under the lock too, so they see revisions in
+    /// order).
     pub fn update<T>(&self, change: impl FnOnce(&mut Replica) -> T) -> T {
         let mut replica = self.write();
         let outcome = change(&mut replica);
-        let revision = replica.store.revision();
-        drop(replica);
-        self.applied.send_replace(revision);
+        self.applied.send_replace(replica.store.revision());
         outcome
+    }
+
+    /// Why the partition stopped following its events, if it did.
+    pub fn stopped(&self) -> Option<String> {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn stop(&self, problem: String) {
+        *self
+            .stopped
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(problem);
     }
 
     /// Waits until the partition has applied `revision`, for at most
@@ -112,52 +166,102 @@ impl Shard {
         }
     }
 
-    /// Applies the event stored at stream sequence `sequence`; one at or
-    /// below the replica's sequence is skipped, as is an event the store
-    /// already has. A message that is not an event, a gap or a divergence
-    /// is an error naming the partition and the sequence.
+    /// Applies the event stored at stream sequence `sequence` as the next
+    /// revision; one at or below the replica's sequence was applied
+    /// before. Anything else is an error naming the partition and the
+    /// sequence, and changes nothing.
     fn apply_message(&self, sequence: u64, payload: &[u8]) -> Result<(), String> {
         let at = format!("partition {}, stream sequence {sequence}", self.partition);
         let event: Event =
             serde_json::from_slice(payload).map_err(|err| format!("{at}: not an event: {err}"))?;
+        if let Change::Insert { job } = &event.change {
+            let home = partition_of(&job.app, self.count);
+            if home != self.partition {
+                return Err(format!(
+                    "{at}: inserts job [{}] of app [{}], which is in partition {home} of {}",
+                    job.job_id, job.app, self.count
+                ));
+            }
+        }
         self.update(|replica| {
             if sequence <= replica.sequence {
                 return Ok(());
             }
-            let _ = replica
-                .store
-                .apply(&event)
-                .map_err(|err| format!("{at}: {err}"))?;
-            replica.sequence = sequence;
-            Ok(())
+            match replica.store.apply(&event) {
+                Ok(Applied::Changed) => {
+                    replica.sequence = sequence;
+                    Ok(())
+                }
+                Ok(Applied::AlreadyApplied) => Err(format!(
+                    "{at}: holds revision {}, which this partition already has (it is at \
+                     revision {}): the stream is not this store's history (a stream made anew, \
+                     or a snapshot of another stream)",
+                    event.revision,
+                    replica.store.revision()
+                )),
+                Err(err) => Err(format!("{at}: {err}")),
+            }
         })
     }
 }
 
-/// Connects to a NATS server and makes sure the stream is there (every
-/// process asks for it with the same settings, so whichever comes first
-/// makes it). The client reconnects by itself when the connection drops.
+/// Connects to a NATS server and makes sure the stream is there with the
+/// settings joblog relies on (every process asks for it with the same
+/// ones, so whichever comes first makes it). The client reconnects by
+/// itself when the connection drops.
 pub async fn connect(url: &str) -> Result<jetstream::Context, String> {
     let client = async_nats::connect(url)
         .await
         .map_err(|err| format!("cannot connect to NATS at {url}: {err}"))?;
     let context = jetstream::new(client);
-    context
+    let stream = context
         .get_or_create_stream(stream::Config {
             name: STREAM.to_owned(),
-            subjects: vec!["joblog.events.*".to_owned()],
+            subjects: vec![SUBJECTS.to_owned()],
             storage: stream::StorageType::File,
-            duplicate_window: Duration::from_secs(120),
+            duplicate_window: DUPLICATE_WINDOW,
             ..Default::default()
         })
         .await
         .map_err(|err| format!("cannot open the JetStream stream {STREAM} at {url}: {err}"))?;
+    let config = &stream.cached_info().config;
+    if config.subjects != [SUBJECTS] || config.duplicate_window < PUBLISH_TIMEOUT {
+        return Err(format!(
+            "the JetStream stream {STREAM} at {url} has subjects {:?} and a duplicate window of \
+             {:?}: joblog needs subjects [{SUBJECTS:?}] and a window of at least {:?}",
+            config.subjects, config.duplicate_window, PUBLISH_TIMEOUT
+        ));
+    }
     Ok(context)
+}
+
+/// The stream, without asking the server for its details.
+async fn stream(context: &jetstream::Context) -> Result<stream::Stream<()>, String> {
+    context
+        .get_stream_no_info(STREAM)
+        .await
+        .map_err(|err| err.to_string())
+}
+
+/// The last stream sequence of a partition's subject (0 when it has no
+/// event yet).
+async fn last_sequence(context: &jetstream::Context, shard: &Shard) -> Result<u64, String> {
+    let subject = subject(shard.count, shard.partition);
+    match stream(context)
+        .await?
+        .get_last_raw_message_by_subject(&subject)
+        .await
+    {
+        Ok(message) => Ok(message.sequence),
+        Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(0),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 /// Why reading a partition's events stopped.
 enum Stop {
-    /// The connection or the server went away: ask again.
+    /// The connection or the server went away, or messages were lost on
+    /// the way: ask again from the last sequence applied.
     Retry(String),
     /// The stream holds what cannot be applied: stop following.
     Fatal(String),
@@ -167,7 +271,7 @@ enum Stop {
 #[derive(Clone)]
 pub struct Snapshots {
     pub dir: PathBuf,
-    /// After this many events…
+    /// After this many events (once caught up)…
     pub every_events: u64,
     /// …or this long after the last one, when anything changed since.
     pub every: Duration,
@@ -189,6 +293,40 @@ struct SnapshotIn {
     partitions: u32,
     sequence: u64,
     store: JobStore,
+}
+
+/// Writes a snapshot file atomically: to a temporary file beside it (named
+/// for this process), synced, renamed over the last one, and the directory
+/// synced.
+pub fn write_snapshot(
+    path: &Path,
+    partition: u32,
+    partitions: u32,
+    replica: &Replica,
+) -> Result<(), String> {
+    let fault = |err: &dyn std::fmt::Display| format!("{}: {err}", path.display());
+    let bytes = serde_json::to_vec(&SnapshotOut {
+        partition,
+        partitions,
+        sequence: replica.sequence,
+        store: &replica.store,
+    })
+    .map_err(|err| fault(&err))?;
+    let temporary = path.with_extension(format!("json.tmp.{}", std::process::id()));
+    let written = fs::File::create(&temporary).and_then(|mut file| {
+        file.write_all(&bytes)?;
+        file.sync_all()
+    });
+    written
+        .and_then(|()| fs::rename(&temporary, path))
+        .and_then(|()| match path.parent() {
+            Some(dir) => fs::File::open(dir)?.sync_all(),
+            None => Ok(()),
+        })
+        .map_err(|err| {
+            let _ = fs::remove_file(&temporary);
+            fault(&err)
+        })
 }
 
 impl Snapshots {
@@ -222,46 +360,23 @@ impl Snapshots {
         }))
     }
 
-    /// Writes the shard's snapshot atomically: to a temporary file, synced,
-    /// then renamed over the last one.
-    fn write(&self, shard: &Shard, partitions: u32) -> Result<(), String> {
-        let path = self.path(shard.partition);
-        let bytes = {
-            let replica = shard.read();
-            serde_json::to_vec(&SnapshotOut {
-                partition: shard.partition,
-                partitions,
-                sequence: replica.sequence,
-                store: &replica.store,
-            })
-            .map_err(|err| format!("{}: {err}", path.display()))?
-        };
-        let temporary = path.with_extension("json.tmp");
-        let written = fs::File::create(&temporary).and_then(|mut file| {
-            file.write_all(&bytes)?;
-            file.sync_all()
-        });
-        written
-            .and_then(|()| fs::rename(&temporary, &path))
-            .map_err(|err| format!("{}: {err}", path.display()))
+    /// Writes the shard's snapshot (the store is serialized under the read
+    /// lock: readers go on, events wait).
+    fn write(&self, shard: &Shard) -> Result<(), String> {
+        let replica = shard.read();
+        write_snapshot(
+            &self.path(shard.partition),
+            shard.partition,
+            shard.count,
+            &replica,
+        )
     }
 }
 
-/// The last stream sequence of a partition's subject (0 when it has no
-/// event yet).
-async fn last_sequence(context: &jetstream::Context, partition: u32) -> Result<u64, String> {
-    let stream = context
-        .get_stream_no_info(STREAM)
-        .await
-        .map_err(|err| err.to_string())?;
-    match stream
-        .get_last_raw_message_by_subject(&subject(partition))
-        .await
-    {
-        Ok(message) => Ok(message.sequence),
-        Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(0),
-        Err(err) => Err(err.to_string()),
-    }
+/// When a follower last wrote a snapshot, kept across reconnects.
+struct SnapshotClock {
+    since: u64,
+    last: Instant,
 }
 
 /// Reads a partition's events after the replica's sequence and applies
@@ -271,20 +386,18 @@ async fn read_events(
     context: &jetstream::Context,
     shard: &Arc<Shard>,
     until: Option<u64>,
-    snapshots: Option<(&Snapshots, u32)>,
+    mut snapshots: Option<(&Snapshots, &mut SnapshotClock)>,
 ) -> Result<(), Stop> {
     let retry = |err: &dyn std::fmt::Display| Stop::Retry(err.to_string());
     let from = shard.read().sequence;
     if until.is_some_and(|until| from >= until) {
         return Ok(());
     }
-    let stream = context
-        .get_stream_no_info(STREAM)
+    let consumer = stream(context)
         .await
-        .map_err(|err| retry(&err))?;
-    let consumer = stream
+        .map_err(Stop::Retry)?
         .create_consumer(consumer::pull::Config {
-            filter_subject: subject(shard.partition),
+            filter_subject: subject(shard.count, shard.partition),
             deliver_policy: consumer::DeliverPolicy::ByStartSequence {
                 start_sequence: from + 1,
             },
@@ -295,72 +408,115 @@ async fn read_events(
         .await
         .map_err(|err| retry(&err))?;
     let mut messages = consumer.messages().await.map_err(|err| retry(&err))?;
-    let mut since_snapshot = 0u64;
-    let mut last_snapshot = Instant::now();
+    // A consumer numbers what it delivers 1, 2, …: a number skipped is a
+    // message lost on a reconnect, which a new consumer delivers again.
+    let mut delivered = 0;
     loop {
-        let next = tokio::time::timeout(TICK, messages.next()).await;
-        if let Ok(next) = next {
+        let mut pending = 0;
+        if let Ok(next) = tokio::time::timeout(TICK, messages.next()).await {
             let message = match next {
                 None => return Err(Stop::Retry("the message stream ended".to_owned())),
                 Some(Err(err)) => return Err(retry(&err)),
                 Some(Ok(message)) => message,
             };
-            let sequence = message.info().map_err(|err| retry(&*err))?.stream_sequence;
+            let info = message.info().map_err(|err| retry(&*err))?;
+            if info.consumer_sequence != delivered + 1 {
+                return Err(Stop::Retry(format!(
+                    "message {} came after message {delivered}: some were lost on the way",
+                    info.consumer_sequence
+                )));
+            }
+            delivered = info.consumer_sequence;
+            pending = info.pending;
+            let sequence = info.stream_sequence;
             shard
                 .apply_message(sequence, &message.payload)
                 .map_err(Stop::Fatal)?;
-            since_snapshot += 1;
             if until.is_some_and(|until| sequence >= until) {
                 return Ok(());
             }
+            if let Some((_, clock)) = snapshots.as_mut() {
+                clock.since += 1;
+            }
         }
-        if let Some((snapshots, partitions)) = snapshots {
-            let due = since_snapshot >= snapshots.every_events
-                || (since_snapshot > 0 && last_snapshot.elapsed() >= snapshots.every);
+        if let Some((snapshots, clock)) = snapshots.as_mut() {
+            // By count only once caught up: a replica reading a long
+            // stream would otherwise write the whole store again and again.
+            let due = (clock.since >= snapshots.every_events && pending == 0)
+                || (clock.since > 0 && clock.last.elapsed() >= snapshots.every);
             if due {
-                let (shard, snapshots) = (Arc::clone(shard), snapshots.clone());
-                let written =
-                    tokio::task::spawn_blocking(move || snapshots.write(&shard, partitions)).await;
+                let (shard, snapshots) = (Arc::clone(shard), (*snapshots).clone());
+                let written = tokio::task::spawn_blocking(move || snapshots.write(&shard)).await;
                 match written {
                     Ok(Ok(())) => {}
                     Ok(Err(problem)) => eprintln!("serve: cannot write a snapshot: {problem}"),
                     Err(err) => eprintln!("serve: the snapshot writer failed: {err}"),
                 }
-                since_snapshot = 0;
-                last_snapshot = Instant::now();
+                clock.since = 0;
+                clock.last = Instant::now();
             }
         }
     }
 }
 
+/// Checks that the stream reaches as far as the replica already is: a
+/// stream that ends before is not the one its snapshot came from.
+async fn reaches(context: &jetstream::Context, shard: &Shard) -> Result<(), Stop> {
+    let last = last_sequence(context, shard).await.map_err(Stop::Retry)?;
+    let at = shard.read().sequence;
+    if last < at {
+        return Err(Stop::Fatal(format!(
+            "partition {}: the stream ends at sequence {last}, before this store (at stream \
+             sequence {at}): it is not the stream the store came from",
+            shard.partition
+        )));
+    }
+    Ok(())
+}
+
 /// Follows a partition's events for as long as the process runs: through
 /// lost connections and server restarts (each time from the last sequence
 /// applied). An event that cannot be applied stops it, said on standard
-/// error; the replica goes on answering at the revision it reached.
-pub async fn follow(
-    context: jetstream::Context,
-    shard: Arc<Shard>,
-    snapshots: Option<Snapshots>,
-    partitions: u32,
-) {
+/// error and by [`Shard::stopped`]; the replica goes on answering at the
+/// revision it reached.
+pub async fn follow(context: jetstream::Context, shard: Arc<Shard>, snapshots: Option<Snapshots>) {
+    let mut clock = SnapshotClock {
+        since: 0,
+        last: Instant::now(),
+    };
+    let mut backoff = Backoff::new();
+    let mut failed_at = None;
     loop {
-        let snapshots = snapshots.as_ref().map(|snapshots| (snapshots, partitions));
-        match read_events(&context, &shard, None, snapshots).await {
+        let outcome = match reaches(&context, &shard).await {
+            Ok(()) => {
+                let snapshots = snapshots.as_ref().map(|snapshots| (snapshots, &mut clock));
+                read_events(&context, &shard, None, snapshots).await
+            }
+            Err(stop) => Err(stop),
+        };
+        match outcome {
             Ok(()) => return,
             Err(Stop::Fatal(problem)) => {
                 eprintln!(
                     "serve: partition {} stopped following the stream: {problem}",
                     shard.partition
                 );
+                shard.stop(problem);
                 return;
             }
             Err(Stop::Retry(problem)) => {
-                eprintln!(
-                    "serve: partition {}: following again after stream sequence {} ({problem})",
-                    shard.partition,
-                    shard.read().sequence
-                );
-                tokio::time::sleep(RETRY_PAUSE).await;
+                // Said once for each place it gets stuck at.
+                let at = shard.read().sequence;
+                if failed_at != Some(at) {
+                    eprintln!(
+                        "serve: partition {}: following again after stream sequence {at} \
+                         ({problem})",
+                        shard.partition
+                    );
+                    failed_at = Some(at);
+                    backoff = Backoff::new();
+                }
+                backoff.wait().await;
             }
         }
     }
@@ -431,6 +587,83 @@ impl Request {
     }
 }
 
+/// A time of a change, read as every time in joblog is read.
+fn time(field: &str, text: &str) -> Result<DateTime<Utc>, String> {
+    joblog::parse_timestamp(text).map_err(|err| format!("`{field}`: {err}"))
+}
+
+/// Which of `shards` a change goes to (by index), and the change. Job ids
+/// are unique across the partitions of one writer, so a status change
+/// finds its job's.
+fn route(
+    partitions: &Partitions,
+    shards: &[Arc<Shard>],
+    line: &str,
+) -> Result<(usize, Change), String> {
+    let owned = || format!("the partitions this writer owns ({partitions})");
+    let holding = |job_id: &str| {
+        shards
+            .iter()
+            .position(|shard| shard.read().store.get(job_id).is_some())
+    };
+    let index_of = |partition: u32| shards.iter().position(|shard| shard.partition == partition);
+    match Request::read(line)? {
+        Request::Insert(Insert { job, .. }) => {
+            let (partition, served) = partitions.locate(&job.app);
+            let index = index_of(partition).filter(|_| served).ok_or_else(|| {
+                format!(
+                    "app [{}] is in partition {partition}, not in {}",
+                    job.app,
+                    owned()
+                )
+            })?;
+            if let Some(other) = holding(&job.job_id)
+                && other != index
+            {
+                return Err(format!(
+                    "job [{}] is already in partition {}: job ids are unique across partitions",
+                    job.job_id, shards[other].partition
+                ));
+            }
+            Ok((index, Change::Insert { job }))
+        }
+        Request::Status(StatusChange {
+            job_id,
+            status,
+            at,
+            error_codes,
+            ..
+        }) => {
+            let at = time("at", &at)?;
+            let index =
+                holding(&job_id).ok_or_else(|| format!("job [{job_id}] is not in {}", owned()))?;
+            let change = Change::Status {
+                job_id,
+                status,
+                at,
+                error_codes,
+            };
+            Ok((index, change))
+        }
+        Request::Prune(Prune {
+            partition,
+            before,
+            limit,
+            ..
+        }) => {
+            let before = time("before", &before)?;
+            let index = index_of(partition)
+                .ok_or_else(|| format!("partition {partition} is not one of {}", owned()))?;
+            let change = Change::Prune {
+                before,
+                limit,
+                dropped: 0,
+            };
+            Ok((index, change))
+        }
+    }
+}
+
 /// What a writer did with a change.
 #[derive(Serialize, Debug)]
 pub struct Written {
@@ -446,8 +679,10 @@ pub struct Written {
 enum Refused {
     /// Another writer got there first.
     Lost(String),
-    /// The log did not take it in time.
-    Unavailable(String),
+    /// The log did not answer in time: the event may be stored or not.
+    Unanswered(String),
+    /// The log will never take it.
+    Never(String),
 }
 
 /// The writer of some partitions: it holds their stores (caught up from
@@ -457,11 +692,9 @@ pub struct Writer {
     context: jetstream::Context,
     partitions: Partitions,
     shards: Vec<Arc<Shard>>,
-}
-
-fn time(field: &str, text: &str) -> Result<DateTime<Utc>, String> {
-    text.parse()
-        .map_err(|err| format!("`{field}` must be an RFC 3339 time ({err})"))
+    /// By shard: a publish went unanswered, so the stream may hold more
+    /// than the store; it is read again before the next change.
+    unsure: Vec<AtomicBool>,
 }
 
 impl Writer {
@@ -470,20 +703,16 @@ impl Writer {
         context: jetstream::Context,
         partitions: Partitions,
     ) -> Result<Writer, String> {
-        let shards = partitions
+        let count = partitions.count();
+        let shards: Vec<Arc<Shard>> = partitions
             .served()
             .iter()
-            .map(|&partition| {
-                let replica = Replica {
-                    store: JobStore::new(),
-                    sequence: 0,
-                };
-                Arc::new(Shard::new(partition, replica))
-            })
+            .map(|&partition| Arc::new(Shard::new(partition, count, Replica::empty())))
             .collect();
         let writer = Writer {
             context,
             partitions,
+            unsure: shards.iter().map(|_| AtomicBool::new(false)).collect(),
             shards,
         };
         for shard in &writer.shards {
@@ -501,109 +730,49 @@ impl Writer {
         self.shards.iter().map(position).collect()
     }
 
-    /// Reads what the stream holds of a partition beyond the store.
+    /// Reads what the stream holds of a partition beyond the store, for at
+    /// most [`PUBLISH_TIMEOUT`].
     async fn catch_up(&self, shard: &Arc<Shard>) -> Result<(), String> {
-        let deadline = Instant::now() + PUBLISH_TIMEOUT;
-        loop {
-            let outcome = match last_sequence(&self.context, shard.partition).await {
-                Ok(last) => read_events(&self.context, shard, Some(last), None).await,
-                Err(problem) => Err(Stop::Retry(problem)),
-            };
-            match outcome {
-                Ok(()) => return Ok(()),
-                Err(Stop::Fatal(problem)) => return Err(problem),
-                Err(Stop::Retry(problem)) if Instant::now() >= deadline => {
-                    return Err(format!(
-                        "partition {}: cannot read the stream: {problem}",
-                        shard.partition
-                    ));
-                }
-                Err(Stop::Retry(_)) => tokio::time::sleep(RETRY_PAUSE).await,
-            }
-        }
-    }
-
-    fn shard(&self, partition: u32) -> Option<&Arc<Shard>> {
-        self.shards
-            .iter()
-            .find(|shard| shard.partition == partition)
-    }
-
-    /// Which partition a change goes to, and the change.
-    fn route(&self, line: &str) -> Result<(&Arc<Shard>, Change), String> {
-        let request = Request::read(line)?;
-        let owned = || format!("the partitions this writer owns ({})", self.partitions);
-        match request {
-            Request::Insert(Insert { job, .. }) => {
-                let (partition, served) = self.partitions.locate(&job.app);
-                if !served {
-                    return Err(format!(
-                        "app [{}] is in partition {partition}, not in {}",
-                        job.app,
-                        owned()
-                    ));
-                }
-                if let Some(other) = self
-                    .shards
-                    .iter()
-                    .find(|shard| shard.read().store.get(&job.job_id).is_some())
-                    && other.partition != partition
-                {
-                    return Err(format!(
-                        "job [{}] is already in partition {}: job ids are unique across partitions",
-                        &job.job_id, other.partition
-                    ));
-                }
-                let shard = self.shard(partition).ok_or_else(owned)?;
-                Ok((shard, Change::Insert { job }))
-            }
-            Request::Status(StatusChange {
-                job_id,
-                status,
-                at,
-                error_codes,
-                ..
-            }) => {
-                let at = time("at", &at)?;
-                let shard = self
-                    .shards
-                    .iter()
-                    .find(|shard| shard.read().store.get(&job_id).is_some())
-                    .ok_or_else(|| format!("job [{job_id}] is not in {}", owned()))?;
-                let change = Change::Status {
-                    job_id,
-                    status,
-                    at,
-                    error_codes,
+        let mut problem = String::from("no answer");
+        let mut backoff = Backoff::new();
+        let reading = async {
+            loop {
+                let outcome = match reaches(&self.context, shard).await {
+                    Ok(()) => match last_sequence(&self.context, shard).await {
+                        Ok(last) => read_events(&self.context, shard, Some(last), None).await,
+                        Err(problem) => Err(Stop::Retry(problem)),
+                    },
+                    Err(stop) => Err(stop),
                 };
-                Ok((shard, change))
+                match outcome {
+                    Ok(()) => return Ok(()),
+                    Err(Stop::Fatal(fatal)) => return Err(fatal),
+                    Err(Stop::Retry(retry)) => problem = retry,
+                }
+                backoff.wait().await;
             }
-            Request::Prune(Prune {
-                partition,
-                before,
-                limit,
-                ..
-            }) => {
-                let before = time("before", &before)?;
-                let shard = self
-                    .shard(partition)
-                    .ok_or_else(|| format!("partition {partition} is not one of {}", owned()))?;
-                let change = Change::Prune {
-                    before,
-                    limit,
-                    dropped: 0,
-                };
-                Ok((shard, change))
-            }
+        };
+        match tokio::time::timeout(PUBLISH_TIMEOUT, reading).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!(
+                "partition {}: cannot read the stream within {} s ({problem})",
+                shard.partition,
+                PUBLISH_TIMEOUT.as_secs()
+            )),
         }
     }
 
     /// Makes one change (a line of JSON): checks it, publishes its event,
-    /// applies it. A change that fails its checks, or that the log does not
-    /// take, changes nothing.
+    /// applies it. A change that fails its checks, or that the log refuses,
+    /// changes nothing.
     pub async fn write(&self, line: &str) -> Result<Written, String> {
-        let (shard, change) = self.route(line)?;
+        let (index, change) = route(&self.partitions, &self.shards, line)?;
+        let shard = &self.shards[index];
         let partition = shard.partition;
+        if self.unsure[index].load(Ordering::Relaxed) {
+            self.catch_up(shard).await?;
+            self.unsure[index].store(false, Ordering::Relaxed);
+        }
         let (prepared, expected) = {
             let replica = shard.read();
             (replica.store.prepare(change), replica.sequence)
@@ -617,15 +786,19 @@ impl Writer {
             });
         };
         let payload = serde_json::to_vec(&event).map_err(|err| err.to_string())?;
-        match self
-            .publish(partition, event.revision, &payload, expected)
-            .await
-        {
+        // What replicas will read is what was checked, or nothing is sent.
+        match serde_json::from_slice::<Event>(&payload) {
+            Ok(back) if back == event => {}
+            Ok(_) => return Err("the change does not read back as it was written".to_owned()),
+            Err(err) => return Err(format!("the change does not read back: {err}")),
+        }
+        let revision = event.revision;
+        match self.publish(partition, revision, &payload, expected).await {
             Ok(sequence) => {
                 shard.apply_message(sequence, &payload)?;
                 Ok(Written {
                     partition,
-                    revision: event.revision,
+                    revision,
                     changed: true,
                 })
             }
@@ -637,11 +810,20 @@ impl Writer {
                     shard.read().store.revision()
                 ))
             }
-            Err(Refused::Unavailable(why)) => Err(format!(
-                "partition {partition}: the event log did not take revision {} within {} s \
-                 ({why}): nothing was changed, send the change again",
-                event.revision,
-                PUBLISH_TIMEOUT.as_secs()
+            Err(Refused::Unanswered(why)) => {
+                self.unsure[index].store(true, Ordering::Relaxed);
+                Err(format!(
+                    "partition {partition}: the event log did not confirm revision {revision} \
+                     within {} s ({why}); it may have stored it, so the writer reads the \
+                     partition again before its next change: send this one again only if the \
+                     partition is still at revision {}",
+                    PUBLISH_TIMEOUT.as_secs(),
+                    revision - 1
+                ))
+            }
+            Err(Refused::Never(why)) => Err(format!(
+                "partition {partition}: the event log refused revision {revision} ({why}): \
+                 nothing was changed"
             )),
         }
     }
@@ -657,12 +839,14 @@ impl Writer {
         expected: u64,
     ) -> Result<u64, Refused> {
         let deadline = Instant::now() + PUBLISH_TIMEOUT;
+        let mut backoff = Backoff::new();
         loop {
             let message = PublishMessage::build()
                 .payload(payload.to_vec().into())
                 .message_id(message_id(partition, revision))
                 .expected_last_subject_sequence(expected);
-            let acked = match self.context.send_publish(subject(partition), message).await {
+            let subject = subject(self.partitions.count(), partition);
+            let acked = match self.context.send_publish(subject, message).await {
                 Ok(ack) => ack.await,
                 Err(err) => Err(err),
             };
@@ -681,34 +865,190 @@ impl Writer {
                     }
                     Err(problem) => problem,
                 },
-                Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
-                    return Err(Refused::Lost(format!(
-                        "its stream no longer ends at sequence {expected}"
-                    )));
-                }
-                Err(err) => err.to_string(),
+                Err(err) => match err.kind() {
+                    PublishErrorKind::WrongLastSequence => {
+                        return Err(Refused::Lost(format!(
+                            "its events no longer end at stream sequence {expected}"
+                        )));
+                    }
+                    PublishErrorKind::MaxPayloadExceeded => {
+                        return Err(Refused::Never(err.to_string()));
+                    }
+                    _ => err.to_string(),
+                },
             };
             if Instant::now() >= deadline {
-                return Err(Refused::Unavailable(problem));
+                return Err(Refused::Unanswered(problem));
             }
             eprintln!(
                 "serve: partition {partition}: publishing revision {revision} again ({problem})"
             );
-            tokio::time::sleep(RETRY_PAUSE).await;
+            backoff.wait().await;
         }
     }
 
     /// The payload the stream holds at a sequence.
     async fn stored(&self, sequence: u64) -> Result<Vec<u8>, String> {
-        let stream = self
-            .context
-            .get_stream_no_info(STREAM)
-            .await
-            .map_err(|err| err.to_string())?;
-        let message = stream
+        let message = stream(&self.context)
+            .await?
             .get_raw_message(sequence)
             .await
             .map_err(|err| err.to_string())?;
         Ok(message.payload.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("joblog-unit-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn insert(id: &str, app: &str) -> String {
+        format!(
+            r#"{{"event":"insert","job":{{"job_id":"{id}","app":"{app}","owner":"usr-1","job_action":"RunJob","status":"pending","create_time":"2018-03-04T05:37:58Z"}}}}"#
+        )
+    }
+
+    /// An app of each partition of `count`.
+    fn app_in(partition: u32, count: u32) -> String {
+        (0..)
+            .map(|n| format!("app-{n}"))
+            .find(|app| partition_of(app, count) == partition)
+            .unwrap()
+    }
+
+    #[test]
+    fn snapshots_come_back_and_refuse_another_partition() {
+        let dir = scratch("snapshots");
+        let snapshots = Snapshots {
+            dir: dir.clone(),
+            every_events: 1,
+            every: Duration::from_secs(1),
+        };
+        let four: Partitions = "all/4".parse().unwrap();
+        assert!(snapshots.load(1, &four).unwrap().is_none());
+        let shard = Shard::new(1, 4, Replica::empty());
+        let line = insert("j-1", &app_in(1, 4));
+        let (_, change) = route(
+            &four,
+            &[Arc::new(Shard::new(1, 4, Replica::empty()))],
+            &line,
+        )
+        .expect("routed");
+        let event = shard.read().store.prepare(change).unwrap().unwrap();
+        shard
+            .apply_message(7, &serde_json::to_vec(&event).unwrap())
+            .unwrap();
+        snapshots.write(&shard).unwrap();
+        let back = snapshots.load(1, &four).unwrap().expect("a snapshot");
+        assert_eq!((back.sequence, back.store.revision()), (7, 1));
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        let eight: Partitions = "all/8".parse().unwrap();
+        let path = dir.join("partition-1.json");
+        assert_eq!(
+            snapshots.load(1, &eight).err(),
+            Some(format!(
+                "{}: a snapshot of partition 1 of 4, not of partition 1 of 8",
+                path.display()
+            ))
+        );
+        fs::write(&path, b"{\"partition\":1").unwrap();
+        let err = snapshots.load(1, &four).err().expect("refused");
+        assert!(
+            err.starts_with(&format!("{}: not a snapshot: EOF", path.display())),
+            "{err}"
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_replica_applies_only_the_next_revision_of_its_own_partition() {
+        let shard = Shard::new(0, 2, Replica::empty());
+        let ours = app_in(0, 2);
+        let mut primary = JobStore::new();
+        let job = |id: &str, app: &str| {
+            let at = "2018-03-04T05:37:58Z".parse().unwrap();
+            Job::new(id, app, "usr-1", "RunJob", Status::Pending, at)
+        };
+        let first = primary.insert(job("j-1", &ours)).unwrap();
+        let bytes = |event: &Event| serde_json::to_vec(event).unwrap();
+        assert_eq!(
+            shard.apply_message(3, b"{}").unwrap_err(),
+            "partition 0, stream sequence 3: not an event: missing field `revision` at line 1 \
+             column 2"
+        );
+        shard.apply_message(3, &bytes(&first)).unwrap();
+        // Delivered again at the same sequence: skipped.
+        shard.apply_message(3, &bytes(&first)).unwrap();
+        // The same revision again, further on: another history.
+        assert_eq!(
+            shard.apply_message(5, &bytes(&first)).unwrap_err(),
+            "partition 0, stream sequence 5: holds revision 1, which this partition already has \
+             (it is at revision 1): the stream is not this store's history (a stream made anew, \
+             or a snapshot of another stream)"
+        );
+        let theirs = app_in(1, 2);
+        let foreign = primary.insert(job("j-2", &theirs)).unwrap();
+        assert_eq!(
+            shard.apply_message(6, &bytes(&foreign)).unwrap_err(),
+            format!(
+                "partition 0, stream sequence 6: inserts job [j-2] of app [{theirs}], which is \
+                 in partition 1 of 2"
+            )
+        );
+        assert_eq!(
+            (shard.read().sequence, shard.read().store.revision()),
+            (3, 1)
+        );
+    }
+
+    #[test]
+    fn changes_are_routed_or_refused_saying_why() {
+        let two: Partitions = "0/2".parse().unwrap();
+        let shards = [Arc::new(Shard::new(0, 2, Replica::empty()))];
+        let ours = app_in(0, 2);
+        let theirs = app_in(1, 2);
+        let (index, _) = route(&two, &shards, &insert("j-1", &ours)).unwrap();
+        assert_eq!(index, 0);
+        let refused = |line: &str| route(&two, &shards, line).err().unwrap();
+        assert_eq!(
+            refused(&insert("j-1", &theirs)),
+            format!(
+                "app [{theirs}] is in partition 1, not in the partitions this writer owns (0/2)"
+            )
+        );
+        assert_eq!(
+            refused(
+                r#"{"event":"status","job_id":"j-9","status":"working","at":"2018-03-04T05:38:00Z"}"#
+            ),
+            "job [j-9] is not in the partitions this writer owns (0/2)"
+        );
+        assert_eq!(
+            refused(r#"{"event":"prune","partition":1,"before":"2018-03-04T05:38:00Z"}"#),
+            "partition 1 is not one of the partitions this writer owns (0/2)"
+        );
+        assert_eq!(
+            refused(r#"{"event":"cancel"}"#),
+            "not a change: `event` is insert, status or prune, not \"cancel\""
+        );
+        assert_eq!(
+            refused(r#"{"event":"prune","partition":0,"before":"2018-03-04T05:37:60Z"}"#),
+            "`before`: a leap second (:60) can only be 23:59:60 UTC"
+        );
+        assert!(refused("[").starts_with("not a change: EOF"));
+        assert!(
+            refused(r#"{"event":"prune","partition":0,"before":"2018-03-04T05:38:00Z","x":1}"#)
+                .starts_with("not a change: unknown field `x`")
+        );
     }
 }

@@ -43,7 +43,7 @@ use joblog::chrono::{DateTime, Duration, Utc};
 use joblog::signature;
 use joblog::{Caller, JobStore};
 use serde::Deserialize;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use crate::cluster::{Replica, Shard, Snapshots, Writer};
 use crate::partition::Partitions;
@@ -96,7 +96,7 @@ X-Joblog-Revision header.
                  or T seconds (--snapshot-seconds, default 60)";
 
 struct Options {
-    listen: String,
+    listen: Option<String>,
     jobs: Option<String>,
     events: Option<String>,
     keys: Option<String>,
@@ -172,6 +172,11 @@ impl Options {
             .parse()?;
         if let Some(url) = &self.publish {
             only("--keys", self.keys.is_some(), "--follow and a single store")?;
+            only(
+                "--listen",
+                self.listen.is_some(),
+                "--follow and a single store",
+            )?;
             return Ok(Mode::Publish {
                 url: url.clone(),
                 partitions,
@@ -252,7 +257,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
         }
     }
     Ok(Some(Options {
-        listen: listen.unwrap_or_else(|| "127.0.0.1:7878".to_owned()),
+        listen,
         jobs,
         events,
         keys,
@@ -320,9 +325,10 @@ struct Served {
 }
 
 impl Served {
-    /// The shard of a request's app, or why it is not here. A request
-    /// without an app goes to the first shard, which says what is missing.
-    fn shard(&self, pairs: &[(String, String)]) -> Result<&Arc<Shard>, String> {
+    /// The shard of a request's app, or its partition and why it is not
+    /// here. A request without an app goes to the first shard, which says
+    /// what is missing.
+    fn shard(&self, pairs: &[(String, String)]) -> Result<&Arc<Shard>, (u32, String)> {
         let Some((_, app)) = pairs.iter().find(|(name, _)| name == "app") else {
             return Ok(&self.shards[0]);
         };
@@ -330,18 +336,27 @@ impl Served {
         let index = self.partitions.served().binary_search(&partition);
         match index {
             Ok(index) if served => Ok(&self.shards[index]),
-            _ => Err(refusal(
-                1100,
-                &format!(
-                    "ParameterError, app [{app}] is in partition {partition} of {}, which \
+            _ => Err((
+                partition,
+                refusal(
+                    1100,
+                    &format!(
+                        "ParameterError, app [{app}] is in partition {partition} of {}, which \
                      this replica does not serve (it serves {}): ask a replica of partition \
                      {partition}",
-                    self.partitions.count(),
-                    self.partitions
+                        self.partitions.count(),
+                        self.partitions
+                    ),
                 ),
             )),
         }
     }
+}
+
+/// A whole number written in decimal digits only (no sign).
+fn digits(value: &str) -> Option<Option<u64>> {
+    let plain = !value.is_empty() && value.bytes().all(|byte| byte.is_ascii_digit());
+    plain.then(|| value.parse().ok()).flatten().map(Some)
 }
 
 /// A request's `min_revision` (an extension: answer once the partition has
@@ -350,7 +365,7 @@ fn min_revision(pairs: &[(String, String)]) -> Result<Option<u64>, String> {
     let mut given = pairs.iter().filter(|(name, _)| name == "min_revision");
     match (given.next(), given.next()) {
         (None, _) => Ok(None),
-        (Some((_, value)), None) => value.parse().map(Some).map_err(|_| {
+        (Some((_, value)), None) => digits(value).ok_or_else(|| {
             refusal(
                 1100,
                 &format!(
@@ -444,47 +459,55 @@ async fn iaas(
     let shard = match served.shard(&pairs) {
         Ok(shard) => shard,
         // Misdirected: a request this replica cannot answer, whoever asks.
-        Err(body) => {
-            return (
-                StatusCode::MISDIRECTED_REQUEST,
-                [(header::CONTENT_TYPE, "application/json")],
-                body,
-            )
-                .into_response();
-        }
+        Err((partition, body)) => return answer(body, partition, None),
     };
     let wanted = match min_revision(&pairs) {
         Ok(wanted) => wanted,
-        Err(body) => return json(body),
+        Err(body) => return answer(body, shard.partition, Some(shard.read().store.revision())),
     };
     if let Some(wanted) = wanted
         && let Err(at) = shard.reach(wanted, MIN_REVISION_WAIT).await
     {
-        return json(refusal(
-            5100,
-            &format!(
-                "ServerBusy, partition {} is at revision {at}, below min_revision {wanted}, \
-                     after waiting {} s: retry",
-                shard.partition,
-                MIN_REVISION_WAIT.as_secs()
+        // A partition that stopped following will not get there: say why.
+        let body = match shard.stopped() {
+            Some(problem) => refusal(
+                5000,
+                &format!(
+                    "InternalError, partition {} stopped following its events at revision \
+                     {at}, below min_revision {wanted}: {problem}",
+                    shard.partition
+                ),
             ),
-        ));
+            None => refusal(
+                5100,
+                &format!(
+                    "ServerBusy, partition {} is at revision {at}, below min_revision \
+                     {wanted}, after waiting {} s: retry",
+                    shard.partition,
+                    MIN_REVISION_WAIT.as_secs()
+                ),
+            ),
+        };
+        return answer(body, shard.partition, Some(at));
     }
     let (body, revision) = {
         let replica = shard.read();
         let store = &replica.store;
         (store.describe_json(&caller, &request), store.revision())
     };
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "application/json".to_owned()),
-            (REVISION_HEADER, revision.to_string()),
-            (PARTITION_HEADER, shard.partition.to_string()),
-        ],
-        body,
-    )
-        .into_response()
+    answer(body, shard.partition, Some(revision))
+}
+
+/// An API answer (HTTP 200, errors too) with the partition it is about and
+/// the revision it reflects, when it reflects one.
+fn answer(body: String, partition: u32, revision: Option<u64>) -> Response {
+    let mut response = json(body);
+    let headers = response.headers_mut();
+    headers.insert(PARTITION_HEADER, partition.into());
+    if let Some(revision) = revision {
+        headers.insert(REVISION_HEADER, revision.into());
+    }
+    response
 }
 
 /// Applies the change events that arrive on standard input, one at a
@@ -576,22 +599,51 @@ async fn publish(url: &str, partitions: Partitions) -> Result<(), String> {
         })
         .collect();
     let mut out = tokio::io::stdout();
+    #[allow(clippy::items_after_statements)]
+    const MAX_CHANGE: usize = 2 << 20;
     let say = |line: String| format!("{line}\n").into_bytes();
     let io = |err: std::io::Error| format!("standard output: {err}");
     out.write_all(&say(format!("ready: partitions {}", positions.join(", "))))
         .await
         .map_err(io)?;
     out.flush().await.map_err(io)?;
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    while let Some(line) = lines
-        .next_line()
-        .await
-        .map_err(|err| format!("standard input: {err}"))?
-    {
-        if line.trim().is_empty() {
-            continue;
+    let mut input = tokio::io::BufReader::new(tokio::io::stdin());
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // A line is read to its end, but no more than MAX_CHANGE bytes of
+        // it are kept.
+        let mut taken = (&mut input).take(MAX_CHANGE as u64 + 1);
+        let read = taken
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|err| format!("standard input: {err}"))?;
+        if read == 0 {
+            break;
         }
-        let answer = match writer.write(&line).await {
+        let whole = line.ends_with(b"\n") || line.len() <= MAX_CHANGE;
+        if !whole {
+            let mut rest = Vec::new();
+            while !rest.ends_with(b"\n") {
+                rest.clear();
+                let more = (&mut input)
+                    .take(1 << 16)
+                    .read_until(b'\n', &mut rest)
+                    .await
+                    .map_err(|err| format!("standard input: {err}"))?;
+                if more == 0 {
+                    break;
+                }
+            }
+        }
+        let text = std::str::from_utf8(&line);
+        let outcome = match text {
+            _ if !whole => Err(format!("a change is at most {MAX_CHANGE} bytes")),
+            Err(_) => Err("the line is not UTF-8".to_owned()),
+            Ok(text) if text.trim().is_empty() => continue,
+            Ok(text) => writer.write(text.trim_end()).await,
+        };
+        let answer = match outcome {
             Ok(written) => serde_json::to_string(&written).map_err(|err| err.to_string())?,
             Err(problem) => serde_json::json!({ "error": problem }).to_string(),
         };
@@ -643,11 +695,9 @@ async fn serve(options: Options, mode: Mode) -> Result<(), String> {
                     ),
                     None => println!("partition {partition}: from the start of the stream"),
                 }
-                let replica = loaded.unwrap_or_else(|| Replica {
-                    store: JobStore::new(),
-                    sequence: 0,
-                });
-                shards.push(Arc::new(Shard::new(partition, replica)));
+                let replica = loaded.unwrap_or_else(Replica::empty);
+                let count = partitions.count();
+                shards.push(Arc::new(Shard::new(partition, count, replica)));
             }
             let context = cluster::connect(&url).await?;
             (partitions, shards, Some((context, snapshots)))
@@ -662,17 +712,18 @@ async fn serve(options: Options, mode: Mode) -> Result<(), String> {
             let replica = Replica { store, sequence: 0 };
             (
                 Partitions::single(),
-                vec![Arc::new(Shard::new(0, replica))],
+                vec![Arc::new(Shard::new(0, 1, replica))],
                 None,
             )
         }
     };
-    let listener = tokio::net::TcpListener::bind(&options.listen)
+    let listen = options.listen.as_deref().unwrap_or("127.0.0.1:7878");
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|err| format!("cannot listen on {}: {err}", options.listen))?;
+        .map_err(|err| format!("cannot listen on {listen}: {err}"))?;
     let address = listener
         .local_addr()
-        .map_or_else(|_| options.listen.clone(), |address| address.to_string());
+        .map_or_else(|_| listen.to_owned(), |address| address.to_string());
     println!("listening on http://{address}/iaas/");
     if options.keys.is_none() {
         println!(
@@ -691,7 +742,6 @@ async fn serve(options: Options, mode: Mode) -> Result<(), String> {
                 context.clone(),
                 Arc::clone(shard),
                 snapshots.clone(),
-                partitions.count(),
             ));
         }
     }
@@ -811,6 +861,10 @@ mod tests {
             (
                 &["--publish", "u", "--partitions", "all/1", "--keys", "k"],
                 "--keys is only for --follow and a single store",
+            ),
+            (
+                &["--publish", "u", "--partitions", "all/1", "--listen", "x:1"],
+                "--listen is only for --follow and a single store",
             ),
             (
                 &[

@@ -38,14 +38,15 @@ impl Drop for Scratch {
     }
 }
 
-/// A replica of `partitions`, with its snapshots in `snapshots`.
-fn replica(nats: &Nats, partitions: &str, snapshots: &Path) -> Server {
+/// A replica of `partitions` on the server at `url`, with its snapshots in
+/// `snapshots`.
+fn replica(url: &str, partitions: &str, snapshots: &Path) -> Server {
     let keys = format!("{FIXTURES}/keys.jsonl");
     Server::spawn(&[
         "--keys",
         &keys,
         "--follow",
-        &nats.url(),
+        url,
         "--partitions",
         partitions,
         "--snapshots",
@@ -271,17 +272,20 @@ fn ask(replica: &Server, model: &Model, params: &[(String, String)], key: &str) 
 #[test]
 fn replicas_follow_the_writer_through_restarts() {
     const CHANGES: u64 = 20_000;
-    watchdog(Duration::from_secs(300));
+    let _watchdog = watchdog(Duration::from_secs(300));
     let scratch = Scratch::new("cluster");
-    let mut nats = Nats::start(&scratch.0.join("nats"));
-    let mut writer = Writer::start(&nats, "all/4");
+    let mut nats = Some(Nats::start(&scratch.0.join("nats")));
+    let mut restarting = None;
+    let server =
+        |nats: &Option<Nats>| -> String { nats.as_ref().expect("the server is back").url() };
+    let mut writer = Writer::start(&server(&nats), "all/4");
     assert_eq!(
         writer.ready,
         "ready: partitions 0 at revision 0 (stream sequence 0), 1 at revision 0 (stream \
          sequence 0), 2 at revision 0 (stream sequence 0), 3 at revision 0 (stream sequence 0)\n"
     );
-    let a = replica(&nats, "all/4", &scratch.0.join("a"));
-    let mut b = Some(replica(&nats, "all/4", &scratch.0.join("b")));
+    let a = replica(&server(&nats), "all/4", &scratch.0.join("a"));
+    let mut b = Some(replica(&server(&nats), "all/4", &scratch.0.join("b")));
     let mut model = Model::new();
     let mut rng = Rng(14);
     let start: DateTime<Utc> = "2018-03-04T00:00:00Z".parse().unwrap();
@@ -297,9 +301,23 @@ fn replicas_follow_the_writer_through_restarts() {
         }
         match n {
             8_000 => drop(b.take()), // killed, mid-stream
-            12_000 => nats.restart(),
+            // Killed and started again while the writes go on: they wait
+            // for it, and are published once.
+            12_000 => {
+                let mut running = nats.take().expect("the server");
+                restarting = Some(std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(20));
+                    running.restart();
+                    running
+                }));
+            }
+            12_500 => {
+                nats = restarting
+                    .take()
+                    .map(|thread| thread.join().expect("restarted"))
+            }
             14_000 => {
-                let restarted = replica(&nats, "all/4", &scratch.0.join("b"));
+                let restarted = replica(&server(&nats), "all/4", &scratch.0.join("b"));
                 for partition in 0..4 {
                     let line = &restarted.preamble[partition];
                     let prefix = format!("partition {partition}: from its snapshot at revision ");
@@ -336,128 +354,147 @@ fn replicas_follow_the_writer_through_restarts() {
     drop(writer);
 }
 
+/// Publishes a message on a subject as a process other than a writer
+/// would: to show what the expected last sequence guards against.
+fn publish_foreign(url: &str, subject: &str, id: &str, payload: String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let client = async_nats::connect(url).await.expect("connects");
+        let context = async_nats::jetstream::new(client);
+        let message = async_nats::jetstream::message::PublishMessage::build()
+            .payload(payload.into_bytes().into())
+            .message_id(id);
+        let ack = context.send_publish(subject.to_owned(), message).await;
+        ack.expect("sent").await.expect("stored");
+    });
+}
+
+/// The partition of an app, as the README documents it: FNV-1a 64 of its
+/// id, modulo the count (written again here, from the documentation).
+fn documented_partition(app: &str, count: u64) -> u64 {
+    let hash = app.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    hash % count
+}
+
 /// Two writers of one partition cannot interleave: the one that is behind
-/// is refused, re-reads, and its change goes through when sent again. A
-/// replica of other partitions refuses the partition's app, naming it.
+/// is refused, re-reads, and its change goes through when sent again
+/// (both ways: its revision is already in the stream, or the stream moved
+/// on under another message id). Two writers sending the very same event
+/// store it once, and both say so. A replica of other partitions refuses
+/// the partition's app, naming it; one of the partition answers as a
+/// store of the same changes.
 #[test]
 fn a_second_writer_is_refused_and_rereads() {
-    watchdog(Duration::from_secs(120));
+    let _watchdog = watchdog(Duration::from_secs(120));
     let scratch = Scratch::new("writers");
     let nats = Nats::start(&scratch.0.join("nats"));
-    let mut first = Writer::start(&nats, "all/4");
-    let mut second = Writer::start(&nats, "all/4");
+    let mut first = Writer::start(&nats.url(), "all/4");
+    let mut second = Writer::start(&nats.url(), "all/4");
     let at: DateTime<Utc> = "2018-03-04T05:37:58Z".parse().unwrap();
-    let insert = |id: &str| {
-        let job = Job::new(id, app(1), "usr-1", "RunJob", Status::Pending, at);
-        json!({"event": "insert", "job": job})
+    let job = |id: &str, app: &str| Job::new(id, app, "usr-1", "RunJob", Status::Pending, at);
+    let ours = app(1);
+    let partition = documented_partition(&ours, 4);
+    let elsewhere = (2..)
+        .map(app)
+        .find(|other| documented_partition(other, 4) != partition)
+        .expect("an app of another partition");
+    let insert = |id: &str, app: &str| json!({"event": "insert", "job": job(id, app)});
+    let written = |partition: u64, revision: u64| json!({"partition": partition, "revision": revision, "changed": true});
+    let again = |revision: u64| {
+        format!("re-read to revision {revision}: nothing was changed, send the change again")
     };
-    let first_answer = first.send(&insert("j-1"));
-    let partition = first_answer["partition"].as_u64().expect("a partition");
-    assert_eq!(
-        first_answer,
-        json!({"partition": partition, "revision": 1, "changed": true})
-    );
+    assert_eq!(first.send(&insert("j-1", &ours)), written(partition, 1));
     // The second writer still thinks the partition is empty: its event of
     // revision 1 is not the one the stream has.
     assert_eq!(
-        second.send(&insert("j-2")),
+        second.send(&insert("j-2", &ours)),
         json!({"error": format!(
             "partition {partition} was written by another writer (revision 1 is already in the \
-             stream, at sequence 1); re-read to revision 1: nothing was changed, send the change \
-             again"
+             stream, at sequence 1); {}",
+            again(1)
         )})
     );
-    assert_eq!(
-        second.send(&insert("j-2")),
-        json!({"partition": partition, "revision": 2, "changed": true})
-    );
-    // Now the first is behind, and its id-less race shows as the stream's
-    // sequence having moved on.
-    let answer = first.send(&json!({
+    assert_eq!(second.send(&insert("j-2", &ours)), written(partition, 2));
+    // The very same event from both: stored once, taken by both.
+    let home = documented_partition(&elsewhere, 4);
+    assert_eq!(first.send(&insert("j-9", &elsewhere)), written(home, 1));
+    assert_eq!(second.send(&insert("j-9", &elsewhere)), written(home, 1));
+    let status = json!({
         "event": "status", "job_id": "j-1", "status": "working", "at": "2018-03-04T05:38:00Z"
-    }));
-    let error = answer["error"].as_str().expect("refused").to_owned();
-    assert!(
-        error.starts_with(&format!(
-            "partition {partition} was written by another writer ("
-        )),
-        "{error}"
-    );
-    assert!(error.ends_with("re-read to revision 2: nothing was changed, send the change again"));
-    let answer = first.send(&json!({
-        "event": "status", "job_id": "j-1", "status": "working", "at": "2018-03-04T05:38:00Z"
-    }));
+    });
+    // The first writer is behind now, and re-reads to revision 2.
+    let answer = first.send(&status);
     assert_eq!(
-        answer,
-        json!({"partition": partition, "revision": 3, "changed": true})
+        answer["error"]
+            .as_str()
+            .map(|error| error.ends_with(&again(2))),
+        Some(true),
+        "{answer}"
     );
-    // The writers' own refusals name what is wrong.
-    for (line, error) in [
-        (
-            json!({"event": "cancel"}),
-            "not a change: `event` is insert, status or prune, not \"cancel\"",
-        ),
-        (
-            json!({"event": "status", "job_id": "j-9", "status": "working", "at": "2018-03-04T05:38:00Z"}),
-            "job [j-9] is not in the partitions this writer owns (0,1,2,3/4)",
-        ),
-        (
-            json!({"event": "prune", "partition": 4, "before": "2018-03-04T05:38:00Z"}),
-            "partition 4 is not one of the partitions this writer owns (0,1,2,3/4)",
-        ),
-        (
-            json!({"event": "status", "job_id": "j-1", "status": "working", "at": "soon"}),
-            "`at` must be an RFC 3339 time (input contains invalid characters)",
-        ),
-    ] {
-        assert_eq!(second.send(&line), json!({ "error": error }));
-    }
-    // A replica of the other partitions, from an empty store.
+    // Another process appends revision 3 under its own message id: the
+    // first writer, at revision 2, is refused by the expected sequence.
+    let foreign = json!({"revision": 3, "event": "insert", "job": job("j-x", &ours)});
+    let subject = format!("joblog.events.4.{partition}");
+    publish_foreign(&nats.url(), &subject, "not-a-writer", foreign.to_string());
+    assert_eq!(
+        first.send(&status),
+        json!({"error": format!(
+            "partition {partition} was written by another writer (its events no longer end at \
+             stream sequence 2); {}",
+            again(3)
+        )})
+    );
+    assert_eq!(first.send(&status), written(partition, 4));
+    // A replica of the other partitions refuses the app, in a 200 answer.
     let others: Vec<String> = (0..4)
         .filter(|&p| p != partition)
         .map(|p| p.to_string())
         .collect();
     let served = format!("{}/4", others.join(","));
-    let other = replica(&nats, &served, &scratch.0.join("r"));
+    let other = replica(&nats.url(), &served, &scratch.0.join("r"));
     let request = signed(
         "GET",
         "QYADMINKEY",
         "admin-secret",
-        &[DESCRIBE, ("app", &app(1))],
+        &[DESCRIBE, ("app", &ours)],
         now(),
     );
     let answer = other.client.get_answer(&request);
-    assert_eq!(answer.status, 421);
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.header("x-joblog-partition"),
+        Some(partition.to_string())
+    );
+    assert_eq!(answer.header("x-joblog-revision"), None);
     assert_eq!(
         answer.body,
         json!({
             "message": format!(
-                "ParameterError, app [{}] is in partition {partition} of 4, which this replica \
-                 does not serve (it serves {served}): ask a replica of partition {partition}",
-                app(1)
+                "ParameterError, app [{ours}] is in partition {partition} of 4, which this \
+                 replica does not serve (it serves {served}): ask a replica of partition \
+                 {partition}"
             ),
             "ret_code": 1100,
         })
         .to_string()
     );
-    // A replica of the partition catches up from the start: the three
-    // events, in the writers' order.
+    // A replica of the partition catches up from the start: the four
+    // events, in the stream's order.
     let mut model = Model::new();
     let store = model.stores.entry(partition as u32).or_default();
-    for id in ["j-1", "j-2"] {
-        store
-            .insert(Job::new(id, app(1), "usr-1", "RunJob", Status::Pending, at))
-            .unwrap();
+    for id in ["j-1", "j-2", "j-x"] {
+        store.insert(job(id, &ours)).unwrap();
     }
-    store
-        .set_status(
-            "j-1",
-            Status::Working,
-            "2018-03-04T05:38:00Z".parse().unwrap(),
-        )
-        .unwrap();
-    model.partition_of_app.insert(app(1), partition as u32);
-    let own = replica(&nats, &format!("{partition}/4"), &scratch.0.join("s"));
-    let params = [("app".to_owned(), app(1))];
-    ask(&own, &model, &params, "QYADMINKEY");
+    let working = "2018-03-04T05:38:00Z".parse().unwrap();
+    store.set_status("j-1", Status::Working, working).unwrap();
+    model
+        .partition_of_app
+        .insert(ours.clone(), partition as u32);
+    let own = replica(&nats.url(), &format!("{partition}/4"), &scratch.0.join("s"));
+    ask(&own, &model, &[("app".to_owned(), ours)], "QYADMINKEY");
 }

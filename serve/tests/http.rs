@@ -290,6 +290,10 @@ fn min_revision_waits_for_the_revision_and_answers_say_theirs() {
             "-1",
             "ParameterError, min_revision must be a revision (a whole number from 0), not [-1]",
         ),
+        (
+            "+5",
+            "ParameterError, min_revision must be a revision (a whole number from 0), not [+5]",
+        ),
     ] {
         let answer = server.client.get_answer(&query(&[("min_revision", value)]));
         assert_eq!(ret_code(&answer.body), 1100);

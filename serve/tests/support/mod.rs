@@ -58,12 +58,43 @@ fn started(child: &Child) {
         .push(child.id());
 }
 
-/// Bounds a test in time: a writer or replica that hangs would otherwise
-/// hold it on a pipe for ever. Past `limit`, every process started here is
-/// killed and the test process exits, failing.
-pub fn watchdog(limit: Duration) {
+fn forget(child: &Child) {
+    STARTED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .retain(|pid| *pid != child.id());
+}
+
+/// Stops a process started here, and forgets it.
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+    forget(child);
+}
+
+/// Bounds a test in time while it is held: a writer or replica that hangs
+/// would otherwise hold the test on a pipe for ever. Past `limit`, every
+/// process started here and still running is killed and the test process
+/// exits, failing.
+pub struct Watchdog(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+pub fn watchdog(limit: Duration) -> Watchdog {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = std::sync::Arc::clone(&done);
     std::thread::spawn(move || {
-        std::thread::sleep(limit);
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            if seen.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         eprintln!("the test ran over {limit:?}: stopping its processes");
         let pids = STARTED
             .lock()
@@ -75,6 +106,7 @@ pub fn watchdog(limit: Duration) {
         }
         std::process::exit(101);
     });
+    Watchdog(done)
 }
 
 /// The `serve` program: cargo names it to tests; a program beside it
@@ -209,8 +241,7 @@ impl Client {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
 }
 
@@ -307,8 +338,7 @@ impl Nats {
 
     /// Kills the server and starts it again on the same port and store.
     pub fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
         std::thread::sleep(Duration::from_millis(300));
         self.child = Nats::spawn(&self.dir, &self.port.to_string()).0;
     }
@@ -316,8 +346,7 @@ impl Nats {
 
 impl Drop for Nats {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
 }
 
@@ -330,9 +359,9 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(nats: &Nats, partitions: &str) -> Writer {
+    pub fn start(url: &str, partitions: &str) -> Writer {
         let mut child = Command::new(serve_binary())
-            .args(["--publish", &nats.url(), "--partitions", partitions])
+            .args(["--publish", url, "--partitions", partitions])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -367,7 +396,6 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
 }
