@@ -407,7 +407,17 @@ async fn read_events(
         })
         .await
         .map_err(|err| retry(&err))?;
-    let mut messages = consumer.messages().await.map_err(|err| retry(&err))?;
+    // Short pulls with a heartbeat each second: a pull that stalls (the
+    // client's default waits 30 s to say so) is found within two seconds,
+    // and asked again.
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(1000)
+        .expires(Duration::from_secs(5))
+        .heartbeat(Duration::from_secs(1))
+        .messages()
+        .await
+        .map_err(|err| retry(&err))?;
     // A consumer numbers what it delivers 1, 2, …: a number skipped is a
     // message lost on a reconnect, which a new consumer delivers again.
     let mut delivered = 0;
