@@ -39,9 +39,7 @@ pub(crate) fn json_escaped(text: &str) -> Cow<'_, str> {
     if !needs_json_escape(text) {
         return Cow::Borrowed(text);
     }
-    let mut out = String::with_capacity(text.len() + text.len() / 8 + 8);
-    push_json_escaped(&mut out, text);
-    Cow::Owned(out)
+    Cow::Owned(escape_bytes(text))
 }
 
 /// Whether any byte of `text` is escaped in JSON: checked 16 bytes at a
@@ -60,36 +58,42 @@ fn needs_json_escape(text: &str) -> bool {
 
 /// Appends `text` as written inside a JSON string (see [`json_escaped`]).
 pub(crate) fn push_json_escaped(out: &mut String, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     if !needs_json_escape(text) {
         out.push_str(text);
         return;
     }
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (at, &byte) in bytes.iter().enumerate() {
+    out.push_str(&escape_bytes(text));
+}
+
+/// The escaped form, built byte by byte (escapes are dense in a JSON
+/// directive: a slice copy for each run between them costs more).
+fn escape_bytes(text: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut bytes = Vec::with_capacity(text.len() + text.len() / 4 + 8);
+    for &byte in text.as_bytes() {
         if !escaped_in_json(byte) {
+            bytes.push(byte);
             continue;
         }
-        // Escaped bytes are ASCII, so the cuts fall on char boundaries.
-        out.push_str(&text[start..at]);
-        match byte {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            0x08 => out.push_str("\\b"),
-            b'\t' => out.push_str("\\t"),
-            b'\n' => out.push_str("\\n"),
-            0x0C => out.push_str("\\f"),
-            b'\r' => out.push_str("\\r"),
+        let short = match byte {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            0x08 => b'b',
+            b'\t' => b't',
+            b'\n' => b'n',
+            0x0C => b'f',
+            b'\r' => b'r',
             _ => {
-                out.push_str("\\u00");
-                out.push(char::from(HEX[usize::from(byte >> 4)]));
-                out.push(char::from(HEX[usize::from(byte & 0xF)]));
+                bytes.extend_from_slice(b"\\u00");
+                bytes.push(HEX[usize::from(byte >> 4)]);
+                bytes.push(HEX[usize::from(byte & 0xF)]);
+                continue;
             }
-        }
-        start = at + 1;
+        };
+        bytes.extend_from_slice(&[b'\\', short]);
     }
-    out.push_str(&text[start..]);
+    // Only ASCII was added between the input's own characters.
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// The text that [`json_escaped`] escaped, back as it was. Borrowed when

@@ -450,6 +450,10 @@ fn check_id(field: &'static str, value: &str) -> Result<(), Error> {
     if value.is_empty() {
         return Err(invalid_field(field, value, "must not be empty"));
     }
+    // Printable ASCII, as ids almost always are: nothing below can apply.
+    if value.bytes().all(|byte| (0x21..0x7f).contains(&byte)) {
+        return Ok(());
+    }
     if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid_field(
             field,
