@@ -125,6 +125,20 @@ pub fn serve_binary() -> PathBuf {
     }
 }
 
+/// `serve` with these arguments, its standard input and output piped, its
+/// errors shown.
+fn spawn_serve(args: &[&str]) -> Child {
+    let child = Command::new(serve_binary())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("serve starts");
+    started(&child);
+    child
+}
+
 /// The test keys and jobs.
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
@@ -146,15 +160,9 @@ impl Server {
     /// `serve --listen 127.0.0.1:0` with these arguments, once it says
     /// where it listens.
     pub fn spawn(args: &[&str]) -> Server {
-        let mut child = Command::new(serve_binary())
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("serve starts");
-        started(&child);
+        let mut listen = vec!["--listen", "127.0.0.1:0"];
+        listen.extend(args);
+        let mut child = spawn_serve(&listen);
         let stdout = child.stdout.take().expect("piped");
         let mut stdout = BufReader::new(stdout);
         let mut preamble = Vec::new();
@@ -360,14 +368,7 @@ pub struct Writer {
 
 impl Writer {
     pub fn start(url: &str, partitions: &str) -> Writer {
-        let mut child = Command::new(serve_binary())
-            .args(["--publish", url, "--partitions", partitions])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("serve --publish starts");
-        started(&child);
+        let mut child = spawn_serve(&["--publish", url, "--partitions", partitions]);
         let stdin = child.stdin.take().expect("piped");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
         let mut ready = String::new();
