@@ -497,6 +497,46 @@ fn ingest(c: &mut Criterion, world: &World) {
     if steps > 0 {
         eprintln!("ingest/prune/joblog_all_steps_{STEP}/{n}: longest of {steps} steps {longest:?}");
     }
+    // SQLite's `DELETE … LIMIT` equivalent: one step from the full table,
+    // and every step of the whole prune, rolled back after timing.
+    group.bench_function(BenchmarkId::new("sqlite_one_step_256", n), |b| {
+        b.iter_custom(|iters| {
+            rolled_back(&world.sqlite, iters, |sqlite| {
+                assert_eq!(
+                    sqlite.prune_finished_at_most(cutoff, STEP),
+                    STEP.min(expected)
+                );
+            })
+        })
+    });
+    let (mut longest, mut steps) = (std::time::Duration::ZERO, 0);
+    group.bench_function(BenchmarkId::new("sqlite_all_steps_256", n), |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                world.sqlite.db.execute_batch("BEGIN").expect("begin");
+                let mut left = expected;
+                loop {
+                    let start = std::time::Instant::now();
+                    let gone = world.sqlite.prune_finished_at_most(cutoff, STEP);
+                    let took = start.elapsed();
+                    total += took;
+                    longest = longest.max(took);
+                    if gone == 0 {
+                        break;
+                    }
+                    left -= gone;
+                    steps += 1;
+                }
+                world.sqlite.db.execute_batch("ROLLBACK").expect("rollback");
+                assert_eq!(left, 0);
+            }
+            total
+        })
+    });
+    if steps > 0 {
+        eprintln!("ingest/prune/sqlite_all_steps_{STEP}/{n}: longest of {steps} steps {longest:?}");
+    }
     group.bench_function(BenchmarkId::new("sqlite", n), |b| {
         b.iter_custom(|iters| {
             rolled_back(&world.sqlite, iters, |sqlite| {

@@ -269,6 +269,27 @@ impl Sqlite {
             .execute([nanos(before)])
             .expect("delete")
     }
+
+    /// One bounded step of the prune, as a SQLite-backed service would
+    /// write it: the `limit` oldest finished jobs before `before` (by
+    /// status_time, then insertion), chosen the same way twice (the first
+    /// delete leaves `jobs` as it was), through the retention index.
+    pub fn prune_finished_at_most(&self, before: DateTime<Utc>, limit: usize) -> usize {
+        const GOING: &str = "SELECT seq FROM jobs WHERE status_time < ?1 \
+                             AND status IN ('successful', 'failed') \
+                             ORDER BY status_time, seq LIMIT ?2";
+        let params = rusqlite::params![nanos(before), limit as i64];
+        self.db
+            .prepare_cached(&format!("DELETE FROM job_resources WHERE seq IN ({GOING})"))
+            .expect("delete statement")
+            .execute(params)
+            .expect("delete");
+        self.db
+            .prepare_cached(&format!("DELETE FROM jobs WHERE seq IN ({GOING})"))
+            .expect("delete statement")
+            .execute(params)
+            .expect("delete")
+    }
 }
 
 /// A page row as the API's `job_set` element, the way a SQLite-backed
