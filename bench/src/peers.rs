@@ -272,23 +272,44 @@ impl Sqlite {
 
     /// One bounded step of the prune, as a SQLite-backed service would
     /// write it: the `limit` oldest finished jobs before `before` (by
-    /// status_time, then insertion), chosen the same way twice (the first
-    /// delete leaves `jobs` as it was), through the retention index.
+    /// status_time, then insertion) through the retention index, each
+    /// job's resource rows deleted by their primary key (the resource ids
+    /// read from the job's own columns), then the jobs by theirs.
     pub fn prune_finished_at_most(&self, before: DateTime<Utc>, limit: usize) -> usize {
-        const GOING: &str = "SELECT seq FROM jobs WHERE status_time < ?1 \
-                             AND status IN ('successful', 'failed') \
-                             ORDER BY status_time, seq LIMIT ?2";
-        let params = rusqlite::params![nanos(before), limit as i64];
-        self.db
-            .prepare_cached(&format!("DELETE FROM job_resources WHERE seq IN ({GOING})"))
-            .expect("delete statement")
-            .execute(params)
-            .expect("delete");
-        self.db
-            .prepare_cached(&format!("DELETE FROM jobs WHERE seq IN ({GOING})"))
-            .expect("delete statement")
-            .execute(params)
-            .expect("delete")
+        let going: Vec<(i64, String, String)> = self
+            .db
+            .prepare_cached(
+                "SELECT seq, resource_ids, resources FROM jobs WHERE status_time < ?1 \
+                 AND status IN ('successful', 'failed') ORDER BY status_time, seq LIMIT ?2",
+            )
+            .expect("select statement")
+            .query_map(rusqlite::params![nanos(before), limit as i64], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .expect("select")
+            .map(|row| row.expect("a row"))
+            .collect();
+        let mut resource = self
+            .db
+            .prepare_cached("DELETE FROM job_resources WHERE resource_id = ?1 AND seq = ?2")
+            .expect("delete statement");
+        let mut job = self
+            .db
+            .prepare_cached("DELETE FROM jobs WHERE seq = ?1")
+            .expect("delete statement");
+        for (seq, resource_ids, resources) in &going {
+            // The ids the insert wrote, found the same way.
+            let mut probe = Job::new("", "", "", "", Status::Successful, before);
+            probe.resource_ids.clone_from(resource_ids);
+            probe.resources = serde_json::from_str(resources).expect("resources");
+            for id in probe.involved_resources() {
+                resource
+                    .execute(rusqlite::params![id, seq])
+                    .expect("delete resource");
+            }
+            job.execute([seq]).expect("delete job");
+        }
+        going.len()
     }
 }
 
