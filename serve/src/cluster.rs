@@ -6,8 +6,8 @@
 //! subject, `joblog.events.<count>.<partition>` (the number of partitions
 //! is in the subject, so a process started with another count reads
 //! nothing it would misplace), one JSON event a message. A message's id
-//! (`Nats-Msg-Id`) is `<partition>-<revision>`: the revision, qualified by
-//! the partition because JetStream drops duplicates across the whole
+//! (`Nats-Msg-Id`) is `<count>.<partition>-<revision>`: the revision,
+//! qualified as the subject is because JetStream drops duplicates across the whole
 //! stream, so a retried publish of an event is stored once. Every publish
 //! also says which stream sequence it expects the subject to end at
 //! (`Nats-Expected-Last-Subject-Sequence`), so two writers of one
@@ -45,8 +45,9 @@ const SUBJECTS: &str = "joblog.events.>";
 /// How long a writer tries to publish one event (through reconnects and
 /// a restart of the server) before it gives up on the change.
 pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long JetStream remembers a message id: longer than a writer
-/// retries, so a retry is always recognised.
+/// How long JetStream remembers a message id: four times as long as a
+/// writer retries (each attempt's own wait included), so a retry is always
+/// recognised.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 /// How often an idle follower looks at the clock for a timed snapshot.
 const TICK: Duration = Duration::from_millis(500);
@@ -56,9 +57,10 @@ pub fn subject(count: u32, partition: u32) -> String {
     format!("joblog.events.{count}.{partition}")
 }
 
-/// The message id of a partition's event: unique in the whole stream.
-pub fn message_id(partition: u32, revision: u64) -> String {
-    format!("{partition}-{revision}")
+/// The message id of a partition's event: unique in the whole stream
+/// (the count too, as in the subject).
+pub fn message_id(count: u32, partition: u32, revision: u64) -> String {
+    format!("{count}.{partition}-{revision}")
 }
 
 /// Pauses between attempts that grow from 50 ms to 2 s.
@@ -160,10 +162,12 @@ impl Shard {
     pub async fn reach(&self, revision: u64, wait: Duration) -> Result<u64, u64> {
         let mut applied = self.applied.subscribe();
         let reached = tokio::time::timeout(wait, applied.wait_for(|&at| at >= revision)).await;
-        match reached {
-            Ok(Ok(at)) => Ok(*at),
-            _ => Err(*self.applied.borrow()),
-        }
+        let at = match reached {
+            Ok(Ok(at)) => *at,
+            _ => *self.applied.borrow(),
+        };
+        // Reached just as the wait ran out: reached.
+        if at >= revision { Ok(at) } else { Err(at) }
     }
 
     /// Applies the event stored at stream sequence `sequence` as the next
@@ -225,11 +229,11 @@ pub async fn connect(url: &str) -> Result<jetstream::Context, String> {
         .await
         .map_err(|err| format!("cannot open the JetStream stream {STREAM} at {url}: {err}"))?;
     let config = &stream.cached_info().config;
-    if config.subjects != [SUBJECTS] || config.duplicate_window < PUBLISH_TIMEOUT {
+    if config.subjects != [SUBJECTS] || config.duplicate_window < DUPLICATE_WINDOW {
         return Err(format!(
             "the JetStream stream {STREAM} at {url} has subjects {:?} and a duplicate window of \
              {:?}: joblog needs subjects [{SUBJECTS:?}] and a window of at least {:?}",
-            config.subjects, config.duplicate_window, PUBLISH_TIMEOUT
+            config.subjects, config.duplicate_window, DUPLICATE_WINDOW
         ));
     }
     Ok(context)
@@ -431,8 +435,13 @@ async fn read_events(
             };
             let info = message.info().map_err(|err| retry(&*err))?;
             if info.consumer_sequence != delivered + 1 {
+                let what = if info.consumer_sequence > delivered {
+                    "some were lost on the way"
+                } else {
+                    "out of order"
+                };
                 return Err(Stop::Retry(format!(
-                    "message {} came after message {delivered}: some were lost on the way",
+                    "message {} came after message {delivered}: {what}",
                     info.consumer_sequence
                 )));
             }
@@ -740,35 +749,39 @@ impl Writer {
         self.shards.iter().map(position).collect()
     }
 
-    /// Reads what the stream holds of a partition beyond the store, for at
-    /// most [`PUBLISH_TIMEOUT`].
+    /// Reads what the stream holds of a partition beyond the store. It
+    /// gives up only after [`PUBLISH_TIMEOUT`] without progress, however
+    /// long the partition takes to read.
     async fn catch_up(&self, shard: &Arc<Shard>) -> Result<(), String> {
-        let mut problem = String::from("no answer");
         let mut backoff = Backoff::new();
-        let reading = async {
-            loop {
-                let outcome = match reaches(&self.context, shard).await {
-                    Ok(()) => match last_sequence(&self.context, shard).await {
-                        Ok(last) => read_events(&self.context, shard, Some(last), None).await,
-                        Err(problem) => Err(Stop::Retry(problem)),
-                    },
-                    Err(stop) => Err(stop),
-                };
-                match outcome {
-                    Ok(()) => return Ok(()),
-                    Err(Stop::Fatal(fatal)) => return Err(fatal),
-                    Err(Stop::Retry(retry)) => problem = retry,
-                }
-                backoff.wait().await;
+        let mut since = Instant::now();
+        let mut at = shard.read().sequence;
+        loop {
+            let attempt = async {
+                reaches(&self.context, shard).await?;
+                let last = last_sequence(&self.context, shard)
+                    .await
+                    .map_err(Stop::Retry)?;
+                read_events(&self.context, shard, Some(last), None).await
+            };
+            let problem = match tokio::time::timeout(PUBLISH_TIMEOUT, attempt).await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(Stop::Fatal(fatal))) => return Err(fatal),
+                Ok(Err(Stop::Retry(retry))) => retry,
+                Err(_) => "reading took a while".to_owned(),
+            };
+            let now_at = shard.read().sequence;
+            if now_at > at {
+                (at, since) = (now_at, Instant::now());
+            } else if since.elapsed() >= PUBLISH_TIMEOUT {
+                return Err(format!(
+                    "partition {}: the stream gave nothing more for {} s, after stream sequence \
+                     {at} ({problem})",
+                    shard.partition,
+                    PUBLISH_TIMEOUT.as_secs()
+                ));
             }
-        };
-        match tokio::time::timeout(PUBLISH_TIMEOUT, reading).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(format!(
-                "partition {}: cannot read the stream within {} s ({problem})",
-                shard.partition,
-                PUBLISH_TIMEOUT.as_secs()
-            )),
+            backoff.wait().await;
         }
     }
 
@@ -776,13 +789,17 @@ impl Writer {
     /// applies it. A change that fails its checks, or that the log refuses,
     /// changes nothing.
     pub async fn write(&self, line: &str) -> Result<Written, String> {
+        // A partition whose last publish went unanswered is read again
+        // first: routing looks at every partition's jobs.
+        for (shard, unsure) in self.shards.iter().zip(&self.unsure) {
+            if unsure.load(Ordering::Relaxed) {
+                self.catch_up(shard).await?;
+                unsure.store(false, Ordering::Relaxed);
+            }
+        }
         let (index, change) = route(&self.partitions, &self.shards, line)?;
         let shard = &self.shards[index];
         let partition = shard.partition;
-        if self.unsure[index].load(Ordering::Relaxed) {
-            self.catch_up(shard).await?;
-            self.unsure[index].store(false, Ordering::Relaxed);
-        }
         let (prepared, expected) = {
             let replica = shard.read();
             (replica.store.prepare(change), replica.sequence)
@@ -805,7 +822,14 @@ impl Writer {
         let revision = event.revision;
         match self.publish(partition, revision, &payload, expected).await {
             Ok(sequence) => {
-                shard.apply_message(sequence, &payload)?;
+                if let Err(problem) = shard.apply_message(sequence, &payload) {
+                    self.unsure[index].store(true, Ordering::Relaxed);
+                    return Err(format!(
+                        "partition {partition}: revision {revision} was published at stream \
+                         sequence {sequence} but not applied ({problem}); the writer reads the \
+                         partition again before its next change"
+                    ));
+                }
                 Ok(Written {
                     partition,
                     revision,
@@ -853,7 +877,7 @@ impl Writer {
         loop {
             let message = PublishMessage::build()
                 .payload(payload.to_vec().into())
-                .message_id(message_id(partition, revision))
+                .message_id(message_id(self.partitions.count(), partition, revision))
                 .expected_last_subject_sequence(expected);
             let subject = subject(self.partitions.count(), partition);
             let acked = match self.context.send_publish(subject, message).await {
@@ -865,7 +889,7 @@ impl Writer {
                 // The id is in the stream: this event, sent before (its
                 // answer lost), or another writer's event of the same
                 // revision.
-                Ok(ack) => match self.stored(ack.sequence).await {
+                Ok(ack) => match self.stored(partition, ack.sequence).await {
                     Ok(stored) if stored == payload => return Ok(ack.sequence),
                     Ok(_) => {
                         return Err(Refused::Lost(format!(
@@ -897,14 +921,20 @@ impl Writer {
         }
     }
 
-    /// The payload the stream holds at a sequence.
-    async fn stored(&self, sequence: u64) -> Result<Vec<u8>, String> {
+    /// The payload the stream holds at a sequence, when it is on the
+    /// partition's subject (else none: another partition's event).
+    async fn stored(&self, partition: u32, sequence: u64) -> Result<Vec<u8>, String> {
         let message = stream(&self.context)
             .await?
             .get_raw_message(sequence)
             .await
             .map_err(|err| err.to_string())?;
-        Ok(message.payload.to_vec())
+        let ours = message.subject.as_str() == subject(self.partitions.count(), partition);
+        Ok(if ours {
+            message.payload.to_vec()
+        } else {
+            Vec::new()
+        })
     }
 }
 

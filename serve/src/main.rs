@@ -465,8 +465,14 @@ async fn iaas(
         Ok(wanted) => wanted,
         Err(body) => return answer(body, shard.partition, Some(shard.read().store.revision())),
     };
+    // A partition that stopped following will not get there: no wait.
+    let wait = if shard.stopped().is_some() {
+        std::time::Duration::ZERO
+    } else {
+        MIN_REVISION_WAIT
+    };
     if let Some(wanted) = wanted
-        && let Err(at) = shard.reach(wanted, MIN_REVISION_WAIT).await
+        && let Err(at) = shard.reach(wanted, wait).await
     {
         // A partition that stopped following will not get there: say why.
         let body = match shard.stopped() {

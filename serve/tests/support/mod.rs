@@ -68,8 +68,10 @@ fn forget(child: &Child) {
 /// Stops a process started here, and forgets it.
 fn stop(child: &mut Child) {
     let _ = child.kill();
-    let _ = child.wait();
+    // Forgotten before it is reaped, so its number cannot be another
+    // process's by the time a watchdog reads the list.
     forget(child);
+    let _ = child.wait();
 }
 
 /// Bounds a test in time while it is held: a writer or replica that hangs
