@@ -507,13 +507,25 @@ impl OrderedList {
         }
         let chunk = chunk.min(n.saturating_sub(1));
         let entries = &self.chunks[chunk].entries;
+        let matching = set.sum(&self.chunks[chunk].counts);
+        let is = |(_, entry): &(usize, &Entry)| set.contains(entry.status());
         let at = if set == StatusSet::ALL {
             rest
+        } else if rest >= matching / 2 && rest < matching {
+            // Counted from the nearer end: a first page newest first (the
+            // last match of the chunk) is found at once.
+            entries
+                .iter()
+                .enumerate()
+                .rev()
+                .filter(is)
+                .nth(matching - 1 - rest)
+                .map_or(entries.len() - 1, |(at, _)| at)
         } else {
             entries
                 .iter()
                 .enumerate()
-                .filter(|(_, entry)| set.contains(entry.status()))
+                .filter(is)
                 .nth(rest)
                 .map_or(entries.len() - 1, |(at, _)| at)
         };
