@@ -592,6 +592,42 @@ fn main() -> ExitCode {
     }
 }
 
+/// The most bytes of one change the writer reads.
+const MAX_CHANGE: usize = 2 << 20;
+
+/// Reads one line into `line`, keeping at most [`MAX_CHANGE`] bytes of it
+/// (the rest is read and dropped): `None` at the end of the input, else
+/// whether the line was kept whole.
+async fn read_change(
+    input: &mut (impl tokio::io::AsyncBufRead + Unpin),
+    line: &mut Vec<u8>,
+) -> Result<Option<bool>, String> {
+    let fault = |err: std::io::Error| format!("standard input: {err}");
+    line.clear();
+    let read = (&mut *input)
+        .take(MAX_CHANGE as u64 + 1)
+        .read_until(b'\n', line)
+        .await
+        .map_err(fault)?;
+    if read == 0 {
+        return Ok(None);
+    }
+    let whole = line.ends_with(b"\n") || line.len() <= MAX_CHANGE;
+    let mut rest = Vec::new();
+    while !whole && !rest.ends_with(b"\n") {
+        rest.clear();
+        let more = (&mut *input)
+            .take(1 << 16)
+            .read_until(b'\n', &mut rest)
+            .await
+            .map_err(fault)?;
+        if more == 0 {
+            break;
+        }
+    }
+    Ok(Some(whole))
+}
+
 /// The writer: one change a line on standard input, one answer a line on
 /// standard output, until the input ends.
 async fn publish(url: &str, partitions: Partitions) -> Result<(), String> {
@@ -605,8 +641,6 @@ async fn publish(url: &str, partitions: Partitions) -> Result<(), String> {
         })
         .collect();
     let mut out = tokio::io::stdout();
-    #[allow(clippy::items_after_statements)]
-    const MAX_CHANGE: usize = 2 << 20;
     let say = |line: String| format!("{line}\n").into_bytes();
     let io = |err: std::io::Error| format!("standard output: {err}");
     out.write_all(&say(format!("ready: partitions {}", positions.join(", "))))
@@ -616,32 +650,10 @@ async fn publish(url: &str, partitions: Partitions) -> Result<(), String> {
     let mut input = tokio::io::BufReader::new(tokio::io::stdin());
     let mut line = Vec::new();
     loop {
-        line.clear();
-        // A line is read to its end, but no more than MAX_CHANGE bytes of
-        // it are kept.
-        let mut taken = (&mut input).take(MAX_CHANGE as u64 + 1);
-        let read = taken
-            .read_until(b'\n', &mut line)
-            .await
-            .map_err(|err| format!("standard input: {err}"))?;
-        if read == 0 {
-            break;
-        }
-        let whole = line.ends_with(b"\n") || line.len() <= MAX_CHANGE;
-        if !whole {
-            let mut rest = Vec::new();
-            while !rest.ends_with(b"\n") {
-                rest.clear();
-                let more = (&mut input)
-                    .take(1 << 16)
-                    .read_until(b'\n', &mut rest)
-                    .await
-                    .map_err(|err| format!("standard input: {err}"))?;
-                if more == 0 {
-                    break;
-                }
-            }
-        }
+        let whole = match read_change(&mut input, &mut line).await? {
+            None => break,
+            Some(whole) => whole,
+        };
         let text = std::str::from_utf8(&line);
         let outcome = match text {
             _ if !whole => Err(format!("a change is at most {MAX_CHANGE} bytes")),

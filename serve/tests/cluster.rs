@@ -450,6 +450,16 @@ fn a_second_writer_is_refused_and_rereads() {
         )})
     );
     assert_eq!(first.send(&status), written(partition, 4));
+    // Lines that are no change are answered, and the writer goes on.
+    assert_eq!(
+        first.send_line(b"{\"event\":\"\xff\"}"),
+        json!({"error": "the line is not UTF-8"})
+    );
+    let huge = vec![b' '; (2 << 20) + 10];
+    assert_eq!(
+        first.send_line(&huge),
+        json!({"error": "a change is at most 2097152 bytes"})
+    );
     // A replica of the other partitions refuses the app, in a 200 answer.
     let others: Vec<String> = (0..4)
         .filter(|&p| p != partition)

@@ -387,7 +387,14 @@ impl Writer {
     }
 
     pub fn send(&mut self, change: &Value) -> Value {
-        writeln!(self.stdin, "{change}").expect("the writer reads");
+        self.send_line(change.to_string().as_bytes())
+    }
+
+    /// Sends one line of any bytes (a newline is added) and reads the
+    /// answer.
+    pub fn send_line(&mut self, bytes: &[u8]) -> Value {
+        self.stdin.write_all(bytes).expect("the writer reads");
+        self.stdin.write_all(b"\n").expect("the writer reads");
         self.stdin.flush().expect("the writer reads");
         let mut line = String::new();
         self.stdout
