@@ -96,6 +96,47 @@ fn escape_bytes(text: &str) -> String {
     String::from_utf8(bytes).unwrap_or_default()
 }
 
+/// Whether `text` is some text as [`json_escaped`] writes it: no `"` or
+/// control unescaped, and every escape the one serde_json writes for its
+/// character (`\"`, `\\`, the short forms, `\u00xx` in lower case for the
+/// other controls). What passes reads back with [`json_unescaped`].
+pub(crate) fn is_json_escaped(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        at += 1;
+        if byte != b'\\' {
+            if byte < 0x20 || byte == b'"' {
+                return false;
+            }
+            continue;
+        }
+        match bytes.get(at) {
+            Some(b'"' | b'\\' | b'b' | b't' | b'n' | b'f' | b'r') => at += 1,
+            Some(b'u') => {
+                let control = match bytes.get(at + 1..at + 5) {
+                    Some([b'0', b'0', high @ (b'0' | b'1'), low]) => {
+                        let low = match low {
+                            b'0'..=b'9' => low - b'0',
+                            b'a'..=b'f' => low - b'a' + 10,
+                            _ => return false,
+                        };
+                        ((high - b'0') << 4) | low
+                    }
+                    _ => return false,
+                };
+                // Those with a short form are written short.
+                if matches!(control, 0x08 | 0x09 | 0x0A | 0x0C | 0x0D) {
+                    return false;
+                }
+                at += 5;
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// The text that [`json_escaped`] escaped, back as it was. Borrowed when
 /// nothing was escaped.
 pub(crate) fn json_unescaped(escaped: &str) -> Cow<'_, str> {
@@ -144,6 +185,20 @@ mod tests {
             let theirs = serde_json::to_string(&text).unwrap();
             prop_assert_eq!(format!("\"{escaped}\""), theirs);
             prop_assert_eq!(json_unescaped(&escaped), text.as_str());
+        }
+    }
+
+    proptest! {
+        /// Exactly the escaped forms pass: any text's, and no other.
+        #[test]
+        fn the_escaped_form_is_recognized(
+            text in "(\\PC|[\\x00-\\x1f\"\\\\/\\x7f\u{2028}é])*",
+            other in "(\\\\(u[0-9a-fA-F]{0,4}|.)|[a\"\\x00-\\x1f])*",
+        ) {
+            prop_assert!(is_json_escaped(&json_escaped(&text)));
+            let canonical = serde_json::from_str::<String>(&format!("\"{other}\""))
+                .is_ok_and(|read| json_escaped(&read) == other);
+            prop_assert_eq!(is_json_escaped(&other), canonical, "{:?}", other);
         }
     }
 

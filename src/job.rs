@@ -1,5 +1,6 @@
 //! The job record (ingest form) and the rules a record must keep.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
@@ -10,7 +11,7 @@ use crate::chars::{is_blank, is_invisible};
 use crate::error::{Error, ErrorKind};
 use crate::extras::Extras;
 use crate::status::Status;
-use crate::time::{format_timestamp, timestamp, to_nanos};
+use crate::time::{format_timestamp, from_nanos, timestamp, to_nanos};
 
 /// One job: a record of an action run on a cluster.
 ///
@@ -261,105 +262,44 @@ impl Job {
     /// index keys, the field lengths in the widths the store packs them
     /// in, and `resources` and `extras` written as JSON.
     pub(crate) fn check(&self) -> Result<CheckedJob<'_>, Error> {
-        let long = |field: &'static str, len: usize| {
-            u32::try_from(len).map_err(|_| too_long(field, MAX_LONG_FIELD))
+        let fields = Fields {
+            status: self.status,
+            job_id: &self.job_id,
+            app: &self.app,
+            owner: &self.owner,
+            job_action: &self.job_action,
+            create_time: nanos("create_time", self.create_time)?,
+            status_time: nanos("status_time", self.status_time)?,
+            // Kept as written inside a JSON string, so answers copy it.
+            directive_json: crate::chars::json_escaped(&self.directive),
+            error_codes: &self.error_codes,
+            resource_ids: &self.resource_ids,
+            resources: to_json("resources", &self.resources)?.into(),
+            extras: self.extras.as_str().into(),
         };
-        let job_id_len = short_len("job_id", &self.job_id)?;
-        let error_codes_len = short_len("error_codes", &self.error_codes)?;
-        let resource_ids_len = short_len("resource_ids", &self.resource_ids)?;
-        // Kept as written inside a JSON string, so answers copy it.
-        let directive_json = crate::chars::json_escaped(&self.directive);
-        let directive_len = long("directive", directive_json.len())?;
-        check_id("job_id", &self.job_id)?;
-        check_id("app", &self.app)?;
-        check_id("owner", &self.owner)?;
-        check_id("job_action", &self.job_action)?;
-        let create_time = nanos("create_time", self.create_time)?;
-        let status_time = nanos("status_time", self.status_time)?;
-        if status_time < create_time {
-            return Err(invalid_field(
-                "status_time",
-                &format_timestamp(self.status_time),
-                "must not be before create_time",
-            ));
-        }
-        if !self.error_codes.is_empty() && self.status != Status::Failed {
-            return Err(invalid_field(
-                "error_codes",
-                &self.error_codes,
-                "must be empty unless the job failed",
-            ));
-        }
-        if !self.resource_ids.is_empty() {
-            for id in self.resource_ids.split(' ') {
-                if id.is_empty() || id.chars().any(is_blank) {
-                    return Err(invalid_field(
-                        "resource_ids",
-                        &self.resource_ids,
-                        "must be resource ids separated by one space",
-                    ));
-                }
-            }
-        }
-        for ids in self.resources.values() {
-            for id in ids {
-                check_id("resources", id)?;
-            }
-        }
-        let involved = self.involved_resources();
-        if involved.len() > MAX_RESOURCES {
-            let field = if self.resource_ids.split(' ').count() > MAX_RESOURCES {
-                "resource_ids"
-            } else {
-                "resources"
-            };
-            return Err(invalid_field(
-                field,
-                "…",
-                &format!(
-                    "a job may involve at most {MAX_RESOURCES} resource ids \
-                     (resource_ids and resources together), not {}",
-                    involved.len()
-                ),
-            ));
-        }
-        let resources = to_json("resources", &self.resources)?;
-        let resources_len = long("resources", resources.len())?;
-        Ok(CheckedJob {
-            job: self,
-            directive_json,
-            create_time,
-            status_time,
-            resources,
-            involved,
-            lens: FieldLens {
-                job_id: job_id_len,
-                directive: directive_len,
-                error_codes: error_codes_len,
-                resource_ids: resource_ids_len,
-                resources: resources_len,
-            },
-        })
+        let listed = self.resources.values().flatten().map(String::as_str);
+        fields.check(listed)
     }
 
     /// Every resource id the job involves: the words of `resource_ids` and
     /// the ids of every list of `resources`, each once, in first-seen order.
     pub fn involved_resources(&self) -> Vec<&str> {
-        involved_resources(&self.resource_ids, &self.resources)
+        let listed = self.resources.values().flatten().map(String::as_str);
+        involved_resources(&self.resource_ids, listed)
     }
 }
 
-/// The resource ids of a job's `resource_ids` and `resources`, each once,
-/// in first-seen order; in time linear in their number.
+/// The resource ids of a job's `resource_ids` and of its `resources`
+/// lists (`listed`), each once, in first-seen order; in time linear in
+/// their number.
 pub(crate) fn involved_resources<'a>(
     resource_ids: &'a str,
-    resources: &'a IndexMap<String, Vec<String>>,
+    listed: impl Iterator<Item = &'a str>,
 ) -> Vec<&'a str> {
     /// Up to this many ids, a scan of the few kept so far is cheaper than
     /// a hash set (and bounded: at most this many comparisons per id).
     const SCAN: usize = 16;
     let words = resource_ids.split(' ').filter(|id| !id.is_empty());
-    let listed = resources.values().flatten().map(String::as_str);
     let mut ids = Vec::new();
     let mut seen = HashSet::new();
     for id in words.chain(listed) {
@@ -389,19 +329,108 @@ pub const MAX_SHORT_FIELD: usize = u16::MAX as usize;
 /// (`directive` as the contents of a JSON string, escaped).
 pub const MAX_LONG_FIELD: usize = u32::MAX as usize;
 
-/// A job that passed every rule of [`Job::validate`], with what the check
-/// computed on the way, so the store never derives it again.
-pub(crate) struct CheckedJob<'a> {
-    pub(crate) job: &'a Job,
-    /// `directive` as written inside a JSON string (escaped as serde_json
-    /// escapes it): the form the store keeps.
-    pub(crate) directive_json: std::borrow::Cow<'a, str>,
+/// A job's fields in the forms the store keeps them, borrowed: from a
+/// [`Job`], or straight from a snapshot, which carries them in these forms
+/// so a restart neither builds a `Job` nor escapes a directive again.
+pub(crate) struct Fields<'a> {
+    pub(crate) status: Status,
+    pub(crate) job_id: &'a str,
+    pub(crate) app: &'a str,
+    pub(crate) owner: &'a str,
+    pub(crate) job_action: &'a str,
     /// `create_time` in nanoseconds since the epoch.
     pub(crate) create_time: i64,
     /// `status_time` in nanoseconds since the epoch.
     pub(crate) status_time: i64,
-    /// `resources` as compact JSON, key order kept.
-    pub(crate) resources: String,
+    /// `directive` as written inside a JSON string (escaped as serde_json
+    /// escapes it): the form the store keeps.
+    pub(crate) directive_json: Cow<'a, str>,
+    pub(crate) error_codes: &'a str,
+    pub(crate) resource_ids: &'a str,
+    /// `resources` as compact JSON, key order kept, each kind once.
+    pub(crate) resources: Cow<'a, str>,
+    /// `extras` as compact JSON that passed [`Extras`]' checks.
+    pub(crate) extras: Cow<'a, str>,
+}
+
+impl<'a> Fields<'a> {
+    /// Checks every rule of [`Job::validate`] that the forms above leave
+    /// to check; `listed` are the ids of the `resources` lists, in order.
+    pub(crate) fn check(
+        self,
+        listed: impl Iterator<Item = &'a str> + Clone,
+    ) -> Result<CheckedJob<'a>, Error> {
+        let long = |field: &'static str, len: usize| {
+            u32::try_from(len).map_err(|_| too_long(field, MAX_LONG_FIELD))
+        };
+        let lens = FieldLens {
+            job_id: short_len("job_id", self.job_id)?,
+            error_codes: short_len("error_codes", self.error_codes)?,
+            resource_ids: short_len("resource_ids", self.resource_ids)?,
+            directive: long("directive", self.directive_json.len())?,
+            resources: long("resources", self.resources.len())?,
+        };
+        check_id("job_id", self.job_id)?;
+        check_id("app", self.app)?;
+        check_id("owner", self.owner)?;
+        check_id("job_action", self.job_action)?;
+        if self.status_time < self.create_time {
+            return Err(invalid_field(
+                "status_time",
+                &format_timestamp(from_nanos(self.status_time)),
+                "must not be before create_time",
+            ));
+        }
+        if !self.error_codes.is_empty() && self.status != Status::Failed {
+            return Err(invalid_field(
+                "error_codes",
+                self.error_codes,
+                "must be empty unless the job failed",
+            ));
+        }
+        if !self.resource_ids.is_empty() {
+            for id in self.resource_ids.split(' ') {
+                if id.is_empty() || id.chars().any(is_blank) {
+                    return Err(invalid_field(
+                        "resource_ids",
+                        self.resource_ids,
+                        "must be resource ids separated by one space",
+                    ));
+                }
+            }
+        }
+        for id in listed.clone() {
+            check_id("resources", id)?;
+        }
+        let involved = involved_resources(self.resource_ids, listed);
+        if involved.len() > MAX_RESOURCES {
+            let field = if self.resource_ids.split(' ').count() > MAX_RESOURCES {
+                "resource_ids"
+            } else {
+                "resources"
+            };
+            return Err(invalid_field(
+                field,
+                "…",
+                &format!(
+                    "a job may involve at most {MAX_RESOURCES} resource ids \
+                     (resource_ids and resources together), not {}",
+                    involved.len()
+                ),
+            ));
+        }
+        Ok(CheckedJob {
+            fields: self,
+            involved,
+            lens,
+        })
+    }
+}
+
+/// A job that passed every rule of [`Job::validate`], with what the check
+/// computed on the way, so the store never derives it again.
+pub(crate) struct CheckedJob<'a> {
+    pub(crate) fields: Fields<'a>,
     /// [`Job::involved_resources`], found once for the check and the
     /// indexes.
     pub(crate) involved: Vec<&'a str>,

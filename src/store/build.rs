@@ -8,7 +8,7 @@ use super::index::Staged;
 use super::ordered::{Entry, OrderedList};
 use super::record::SymMap;
 use crate::error::Error;
-use crate::job::Job;
+use crate::job::{CheckedJob, Job};
 
 /// A store being built whole: records and ids as jobs come, the ordered
 /// indexes gathered and sorted once at the end.
@@ -16,6 +16,9 @@ pub(super) struct Builder {
     store: JobStore,
     staged: SymMap<Staged>,
     finished: Vec<Entry>,
+    /// The id hash of each job by position, so the id table grows without
+    /// reading the records back.
+    hashes: Vec<u64>,
 }
 
 impl Builder {
@@ -24,6 +27,7 @@ impl Builder {
             store: JobStore::new(),
             staged: SymMap::default(),
             finished: Vec::new(),
+            hashes: Vec::new(),
         }
     }
 
@@ -39,6 +43,7 @@ impl Builder {
             .ids
             .reserve(n, |pos| hasher.hash_one(records[*pos].job_id()));
         store.records.reserve(n);
+        self.hashes.reserve(n);
     }
 
     /// Adds a job after every check an insert makes.
@@ -47,8 +52,14 @@ impl Builder {
     ///
     /// As [`JobStore::insert`]; the builder is then to be dropped.
     pub(super) fn push(&mut self, job: &Job) -> Result<(), Error> {
-        let checked = self.store.check_insert(job)?;
-        let pos = self.store.add_record(&checked);
+        self.push_checked(&job.check()?)
+    }
+
+    /// Adds a job that passed every check of its own (as
+    /// [`Job::validate`]); refuses one this store cannot take.
+    pub(super) fn push_checked(&mut self, checked: &CheckedJob<'_>) -> Result<(), Error> {
+        let hash = self.store.check_new(checked)?;
+        let pos = self.store.add_record(checked, hash, Some(&mut self.hashes));
         let record = &self.store.records[pos];
         self.staged
             .entry(record.app)

@@ -227,7 +227,58 @@ pub(super) struct Staged {
     all: StagedScope,
     owners: SymMap<StagedScope>,
     actions: SymMap<StagedScope>,
-    resources: HashMap<Box<str>, Vec<u32>>,
+    resources: StagedPostings,
+}
+
+/// Resource postings gathered whole: every (id, position) pair appended as
+/// it comes, the ids in one buffer, then sorted and grouped once, so the
+/// build touches each id's list once rather than once per job.
+#[derive(Default)]
+struct StagedPostings {
+    /// Every id, one after the other.
+    ids: String,
+    /// By (id, position): a hash of the id to sort by, where its bytes
+    /// start in `ids`, their length, and the position.
+    pairs: Vec<(u64, u32, u32, u32)>,
+}
+
+impl StagedPostings {
+    fn add(&mut self, pos: u32, resources: &[&str]) {
+        for &id in resources {
+            // A record's text is under 2^32 bytes, and so is the sum of all
+            // ids while positions stay below 2^30 (at most 4096 ids a job,
+            // each from a record): saturate rather than wrap, never reached.
+            let start = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+            self.ids.push_str(id);
+            let len = u32::try_from(id.len()).unwrap_or(u32::MAX);
+            self.pairs.push((sort_hash(id), start, len, pos));
+        }
+    }
+
+    fn finish(self) -> HashMap<Box<str>, Vec<u32>> {
+        let StagedPostings { ids, mut pairs } = self;
+        let id = |&(_, start, len, _): &(u64, u32, u32, u32)| {
+            &ids[start as usize..start as usize + len as usize]
+        };
+        // Stable, so each id's positions stay ascending; equal hashes are
+        // told apart by the ids themselves.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| id(a).cmp(id(b))));
+        let groups = pairs.chunk_by(|a, b| a.0 == b.0 && id(a) == id(b));
+        let mut postings = HashMap::with_capacity(groups.clone().count());
+        for group in groups {
+            let positions = group.iter().map(|&(.., pos)| pos).collect();
+            postings.insert(id(&group[0]).into(), positions);
+        }
+        postings
+    }
+}
+
+/// A quick hash of an id to sort by: ties only cost a comparison of the
+/// ids, so it needs no key.
+fn sort_hash(id: &str) -> u64 {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The entries of one [`Scope`], not yet sorted.
@@ -270,7 +321,7 @@ impl Staged {
             .entry(record.action)
             .or_default()
             .add(pos, record);
-        post(&mut self.resources, pos, resources);
+        self.resources.add(pos, resources);
     }
 
     /// Sorts every list and builds the indexes.
@@ -285,7 +336,7 @@ impl Staged {
             all: self.all.finish(),
             owners: scopes(self.owners),
             actions: scopes(self.actions),
-            resources: self.resources,
+            resources: self.resources.finish(),
         }
     }
 }

@@ -262,9 +262,20 @@ impl JobStore {
         // Looked up before anything is inserted: `HashTable::entry` may grow
         // the table even when the id is there, and a refusal must change
         // nothing, not even capacity.
-        if self.position(&job.job_id).is_some() {
+        self.check_new(&checked)?;
+        Ok(checked)
+    }
+
+    /// Refuses a checked job this store cannot take (its id is held, or
+    /// the store is full); hands back the hash of its id.
+    fn check_new(&self, checked: &CheckedJob<'_>) -> Result<u64, Error> {
+        let job_id = checked.fields.job_id;
+        let hash = self.hasher.hash_one(job_id);
+        let records = &self.records;
+        let is = |pos: &u32| records[*pos].job_id() == job_id;
+        if self.ids.find(hash, is).is_some() {
             return Err(Error::new(ErrorKind::DuplicateJob {
-                job_id: job.job_id.clone(),
+                job_id: job_id.to_owned(),
             }));
         }
         if self.len() >= self.max_jobs {
@@ -272,7 +283,7 @@ impl JobStore {
                 capacity: self.max_jobs,
             }));
         }
-        Ok(checked)
+        Ok(hash)
     }
 
     /// Stores a job that passed [`JobStore::check_insert`].
@@ -284,7 +295,8 @@ impl JobStore {
             // least 2^29 inserts away.
             self.compact();
         }
-        let pos = self.add_record(checked);
+        let hash = self.hasher.hash_one(checked.fields.job_id);
+        let pos = self.add_record(checked, hash, None);
         let record = &self.records[pos];
         index(&mut self.apps, pos, record, &checked.involved);
         if record.status.is_finished() {
@@ -293,22 +305,37 @@ impl JobStore {
         }
     }
 
-    /// Packs a checked job, adds it to the id table and the records (not
-    /// yet to an app's indexes), counts the change, and says where it is.
-    fn add_record(&mut self, checked: &CheckedJob<'_>) -> u32 {
-        let job = checked.job;
-        let (records, hasher) = (&self.records, &self.hasher);
-        let rehash = |pos: &u32| hasher.hash_one(records[*pos].job_id());
+    /// Packs a checked job whose id hashes to `hash`, adds it to the id
+    /// table and the records (not yet to an app's indexes), counts the
+    /// change, and says where it is. A store being built keeps the `hashes`
+    /// of its ids by position, and its id table grows from them.
+    fn add_record(
+        &mut self,
+        checked: &CheckedJob<'_>,
+        hash: u64,
+        hashes: Option<&mut Vec<u64>>,
+    ) -> u32 {
+        let job = &checked.fields;
         // Below `max_positions`: `commit_insert` renumbers before it is
         // reached, and a store being built holds fewer than `max_jobs`.
-        let pos = records.next_position();
-        self.ids
-            .insert_unique(hasher.hash_one(&job.job_id), pos, rehash);
+        let pos = self.records.next_position();
+        let (records, hasher) = (&self.records, &self.hasher);
+        match hashes {
+            Some(hashes) => {
+                let rehash = |pos: &u32| hashes[*pos as usize];
+                self.ids.insert_unique(hash, pos, rehash);
+                hashes.push(hash);
+            }
+            None => {
+                let rehash = |pos: &u32| hasher.hash_one(records[*pos].job_id());
+                self.ids.insert_unique(hash, pos, rehash);
+            }
+        }
         let record = Record::new(
             checked,
-            self.names.intern(&job.app),
-            self.names.intern(&job.owner),
-            self.names.intern(&job.job_action),
+            self.names.intern(job.app),
+            self.names.intern(job.owner),
+            self.names.intern(job.job_action),
         );
         self.records.push(record);
         self.revision += 1;

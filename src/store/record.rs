@@ -257,18 +257,18 @@ enum Part {
 impl Record {
     /// Packs a checked job under its interned names.
     pub(super) fn new(checked: &CheckedJob<'_>, app: Sym, owner: Sym, action: Sym) -> Record {
-        let job = checked.job;
+        let job = &checked.fields;
         let parts = [
-            job.job_id.as_str(),
-            &checked.directive_json,
-            &job.error_codes,
-            &job.resource_ids,
-            &checked.resources,
-            job.extras.as_str(),
+            job.job_id,
+            &job.directive_json,
+            job.error_codes,
+            job.resource_ids,
+            &job.resources,
+            &job.extras,
         ];
         Record {
-            create_time: checked.create_time,
-            status_time: checked.status_time,
+            create_time: job.create_time,
+            status_time: job.status_time,
             text: concat(parts),
             app,
             owner,
@@ -337,7 +337,8 @@ impl Record {
     /// lists them.
     pub(super) fn involved_resources(&self) -> Vec<String> {
         let listed: IndexMap<String, Vec<String>> = reparse(self.part(Part::Resources));
-        involved_resources(self.part(Part::ResourceIds), &listed)
+        let listed = listed.values().flatten().map(String::as_str);
+        involved_resources(self.part(Part::ResourceIds), listed)
             .into_iter()
             .map(str::to_owned)
             .collect()

@@ -11,19 +11,23 @@ use serde_json::value::RawValue;
 use super::JobStore;
 use super::build::Builder;
 use super::record::JobRef;
+use indexmap::IndexMap;
+
+use crate::chars::{is_json_escaped, json_escaped, json_unescaped};
 use crate::extras::{Extras, raw_json};
-use crate::job::{Job, unique_keys};
+use crate::job::{CheckedJob, Fields, unique_keys};
 use crate::status::Status;
-use crate::time::from_nanos;
 
 /// A store serializes as its revision and its jobs in insertion order:
 /// `{"revision":…,"jobs":[…]}`, each job with its times as nanoseconds
 /// since the epoch (`create_time_ns`, `status_time_ns`: exact, and quick to
 /// read back) and, in a human-readable format such as JSON, `resources` and
-/// `extras` as the objects they are (in a binary format, as their JSON
-/// text). JSON and binary formats (self-describing or not, such as
-/// postcard) work; other human-readable formats (YAML, RON) do not, since
-/// the objects are carried as raw JSON.
+/// `extras` as the objects they are. A binary format carries the store's
+/// own forms, so a restart re-derives nothing: `resources` and `extras` as
+/// their JSON text, and `directive` as written inside a JSON string
+/// (escaped), which is checked, not escaped again. JSON and binary formats
+/// (self-describing or not, such as postcard) work; other human-readable
+/// formats (YAML, RON) do not, since the objects are carried as raw JSON.
 impl Serialize for JobStore {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut out = serializer.serialize_struct("JobStore", 2)?;
@@ -42,20 +46,19 @@ impl Serialize for Jobs<'_> {
     }
 }
 
-/// One job in a snapshot.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One job in a snapshot, written.
+#[derive(Serialize)]
 struct Stored<'a> {
-    job_id: Cow<'a, str>,
-    app: Cow<'a, str>,
-    owner: Cow<'a, str>,
-    job_action: Cow<'a, str>,
+    job_id: &'a str,
+    app: &'a str,
+    owner: &'a str,
+    job_action: &'a str,
     status: Status,
     create_time_ns: i64,
     status_time_ns: i64,
-    directive: Cow<'a, str>,
-    error_codes: Cow<'a, str>,
-    resource_ids: Cow<'a, str>,
+    directive: Directive<'a>,
+    error_codes: &'a str,
+    resource_ids: &'a str,
     resources: Raw<'a>,
     extras: Raw<'a>,
 }
@@ -64,45 +67,230 @@ impl<'a> From<JobRef<'a>> for Stored<'a> {
     fn from(job: JobRef<'a>) -> Stored<'a> {
         let (create_time_ns, status_time_ns) = job.nanos();
         Stored {
-            job_id: job.job_id().into(),
-            app: job.app().into(),
-            owner: job.owner().into(),
-            job_action: job.job_action().into(),
+            job_id: job.job_id(),
+            app: job.app(),
+            owner: job.owner(),
+            job_action: job.job_action(),
             status: job.status(),
             create_time_ns,
             status_time_ns,
-            directive: job.directive(),
-            error_codes: job.error_codes().into(),
-            resource_ids: job.resource_ids().into(),
+            directive: Directive(job.directive_json().into()),
+            error_codes: job.error_codes(),
+            resource_ids: job.resource_ids(),
             resources: Raw(job.resources_json().into()),
             extras: Raw(job.extras_json().into()),
         }
     }
 }
 
-impl Stored<'_> {
-    /// The job it records, its JSON read back; the store's own checks come
-    /// after.
-    fn into_job(self) -> Result<Job, String> {
-        let mut reader = serde_json::Deserializer::from_str(&self.resources.0);
-        let resources = unique_keys(&mut reader)
-            .and_then(|resources| reader.end().map(|()| resources))
-            .map_err(|err| format!("resources: {err}"))?;
-        let extras = Extras::parse(&self.extras.0).map_err(|err| err.to_string())?;
-        Ok(Job {
+/// One job in a snapshot, read: borrowed from the input where the format
+/// allows, so a restart copies each job's text once, into its record.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredIn<'a> {
+    #[serde(borrow)]
+    job_id: Text<'a>,
+    #[serde(borrow)]
+    app: Text<'a>,
+    #[serde(borrow)]
+    owner: Text<'a>,
+    #[serde(borrow)]
+    job_action: Text<'a>,
+    status: Status,
+    create_time_ns: i64,
+    status_time_ns: i64,
+    #[serde(borrow)]
+    directive: Directive<'a>,
+    #[serde(borrow)]
+    error_codes: Text<'a>,
+    #[serde(borrow)]
+    resource_ids: Text<'a>,
+    #[serde(borrow)]
+    resources: Raw<'a>,
+    #[serde(borrow)]
+    extras: Raw<'a>,
+}
+
+impl StoredIn<'_> {
+    /// Checks the job as an insert does, `resources` read into `kinds`
+    /// when it is not in the form the store writes.
+    fn check<'s>(
+        &'s self,
+        kinds: &'s mut IndexMap<String, Vec<String>>,
+    ) -> Result<CheckedJob<'s>, String> {
+        let (resources, listed): (Cow<'s, str>, Vec<&'s str>) = match listed_ids(&self.resources.0)
+        {
+            Some(listed) => (Cow::Borrowed(&self.resources.0), listed),
+            None => {
+                let mut reader = serde_json::Deserializer::from_str(&self.resources.0);
+                *kinds = unique_keys(&mut reader)
+                    .and_then(|kinds| reader.end().map(|()| kinds))
+                    .map_err(|err| format!("resources: {err}"))?;
+                let written =
+                    serde_json::to_string(&*kinds).map_err(|err| format!("resources: {err}"))?;
+                let listed = kinds.values().flatten().map(String::as_str).collect();
+                (Cow::Owned(written), listed)
+            }
+        };
+        let extras = match &*self.extras.0 {
+            "{}" => Cow::Borrowed("{}"),
+            text => Cow::Owned(
+                Extras::parse(text)
+                    .map_err(|err| err.to_string())?
+                    .as_str()
+                    .to_owned(),
+            ),
+        };
+        let fields = Fields {
             status: self.status,
-            job_id: self.job_id.into_owned(),
-            app: self.app.into_owned(),
-            directive: self.directive.into_owned(),
-            job_action: self.job_action.into_owned(),
-            create_time: from_nanos(self.create_time_ns),
-            owner: self.owner.into_owned(),
-            status_time: from_nanos(self.status_time_ns),
-            error_codes: self.error_codes.into_owned(),
-            resource_ids: self.resource_ids.into_owned(),
+            job_id: &self.job_id.0,
+            app: &self.app.0,
+            owner: &self.owner.0,
+            job_action: &self.job_action.0,
+            create_time: self.create_time_ns,
+            status_time: self.status_time_ns,
+            directive_json: Cow::Borrowed(&self.directive.0),
+            error_codes: &self.error_codes.0,
+            resource_ids: &self.resource_ids.0,
             resources,
             extras,
-        })
+        };
+        fields
+            .check(listed.into_iter())
+            .map_err(|err| err.to_string())
+    }
+}
+
+/// The ids of `resources` in the form the store writes it (compact, no
+/// escape, at most [`FEW`] kinds, each once), in order; `None` for any
+/// other text, which the general reader takes.
+fn listed_ids(text: &str) -> Option<Vec<&str>> {
+    /// More kinds than this go to the general reader, which is linear in
+    /// them; here each kind is compared with those before it.
+    const FEW: usize = 16;
+    if text.contains('\\') {
+        return None;
+    }
+    let mut rest = text.strip_prefix('{')?;
+    let (mut kinds, mut listed) = (Vec::new(), Vec::new());
+    if rest == "}" {
+        return Some(listed);
+    }
+    // A string without escapes: up to its closing quote.
+    fn string(text: &str) -> Option<(&str, &str)> {
+        let (inside, rest) = text.strip_prefix('"')?.split_once('"')?;
+        (!inside.bytes().any(|byte| byte < 0x20)).then_some((inside, rest))
+    }
+    loop {
+        let (kind, after) = string(rest)?;
+        if kinds.len() == FEW || kinds.contains(&kind) {
+            return None;
+        }
+        kinds.push(kind);
+        rest = after.strip_prefix(":[")?;
+        if let Some(after) = rest.strip_prefix(']') {
+            rest = after;
+        } else {
+            loop {
+                let (id, after) = string(rest)?;
+                listed.push(id);
+                match after.as_bytes().first()? {
+                    b',' => rest = &after[1..],
+                    b']' => {
+                        rest = &after[1..];
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        match rest {
+            "}" => return Some(listed),
+            _ => rest = rest.strip_prefix(',')?,
+        }
+    }
+}
+
+/// A string, borrowed from the input when the format allows.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Cow<'de, str>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(text))
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(text.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(text))
+            }
+        }
+
+        deserializer.deserialize_str(Visit).map(Text)
+    }
+}
+
+/// A directive in the form the store keeps it, escaped as inside a JSON
+/// string. In a human-readable format it is the string itself, whose JSON
+/// text is exactly that form (read without unescaping when it is; any
+/// other escaping reads too). In a binary format it is the escaped form as
+/// a string, and any other form is refused.
+struct Directive<'a>(Cow<'a, str>);
+
+impl Serialize for Directive<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&json_unescaped(&self.0))
+        } else {
+            serializer.serialize_str(&self.0)
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Directive<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let raw = String::from(Box::<str>::from(Box::<RawValue>::deserialize(
+                deserializer,
+            )?));
+            let inside = raw
+                .strip_prefix('"')
+                .and_then(|raw| raw.strip_suffix('"'))
+                .filter(|inside| is_json_escaped(inside));
+            if let Some(inside) = inside {
+                let len = inside.len();
+                let mut escaped = raw;
+                escaped.truncate(len + 1);
+                escaped.remove(0);
+                return Ok(Directive(Cow::Owned(escaped)));
+            }
+            let text: String = serde_json::from_str(&raw).map_err(de::Error::custom)?;
+            Ok(Directive(Cow::Owned(json_escaped(&text).into_owned())))
+        } else {
+            let Text(escaped) = Text::deserialize(deserializer)?;
+            binary_directive(escaped).map_err(de::Error::custom)
+        }
+    }
+}
+
+/// A binary snapshot's directive: only the escaped form is taken.
+fn binary_directive(escaped: Cow<'_, str>) -> Result<Directive<'_>, &'static str> {
+    if is_json_escaped(&escaped) {
+        Ok(Directive(escaped))
+    } else {
+        Err("directive: not escaped as inside a JSON string, the form a binary snapshot carries")
     }
 }
 
@@ -122,13 +310,13 @@ impl Serialize for Raw<'_> {
     }
 }
 
-impl<'de> Deserialize<'de> for Raw<'_> {
+impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         if deserializer.is_human_readable() {
             let raw = Box::<RawValue>::deserialize(deserializer)?;
-            Ok(Raw(Cow::Owned(raw.get().to_owned())))
+            Ok(Raw(Cow::Owned(Box::<str>::from(raw).into())))
         } else {
-            Ok(Raw(Cow::Owned(String::deserialize(deserializer)?)))
+            Text::deserialize(deserializer).map(|Text(text)| Raw(text))
         }
     }
 }
@@ -244,16 +432,71 @@ impl<'de> Visitor<'de> for JobsSeed {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Builder, A::Error> {
         let mut builder = Builder::new();
         builder.reserve(seq.size_hint().unwrap_or(0));
+        let mut kinds = IndexMap::new();
         loop {
             let at = builder.len() + 1;
             let fail = |why: &dyn fmt::Display| {
                 de::Error::custom(format_args!("snapshot job {at}: {why}"))
             };
-            let Some(stored) = seq.next_element::<Stored<'_>>().map_err(|err| fail(&err))? else {
+            let Some(stored) = seq
+                .next_element::<StoredIn<'_>>()
+                .map_err(|err| fail(&err))?
+            else {
                 return Ok(builder);
             };
-            let job = stored.into_job().map_err(|why| fail(&why))?;
-            builder.push(&job).map_err(|err| fail(&err))?;
+            let checked = stored.check(&mut kinds).map_err(|why| fail(&why))?;
+            builder.push_checked(&checked).map_err(|err| fail(&err))?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quick_resources_reader_takes_only_the_written_form() {
+        let taken: [(&str, &[&str]); 4] = [
+            ("{}", &[]),
+            (r#"{"a":[]}"#, &[]),
+            (r#"{"a":["x","y"],"b":[],"c":["x"]}"#, &["x", "y", "x"]),
+            (r#"{"é":["ü"]}"#, &["ü"]),
+        ];
+        for (text, ids) in taken {
+            assert_eq!(listed_ids(text).as_deref(), Some(ids), "{text}");
+        }
+        let many: Vec<String> = (0..17).map(|i| format!(r#""k{i}":["x"]"#)).collect();
+        let many = format!("{{{}}}", many.join(","));
+        for text in [
+            r#"{"a":["x"],"a":["y"]}"#,
+            r#"{"a":["x"]}x"#,
+            r#"{"a":["x",]}"#,
+            r#"{"a":["x"],}"#,
+            r#"{ "a":["x"]}"#,
+            r#"{"a":["x\"y"]}"#,
+            "{\"a\":[\"\u{1}\"]}",
+            r#"{"a":[1]}"#,
+            r#"{"a":"x"}"#,
+            "{}x",
+            "",
+            &many,
+        ] {
+            assert_eq!(listed_ids(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_binary_directive_must_be_escaped() {
+        assert!(binary_directive(r#"{\"a\":\u001f}"#.into()).is_ok());
+        for bad in [r#"{"a":1}"#, r#"\/"#, r#"\u0041"#, "\\", "\u{1}"] {
+            assert_eq!(
+                binary_directive(bad.into()).err(),
+                Some(
+                    "directive: not escaped as inside a JSON string, \
+                     the form a binary snapshot carries"
+                ),
+                "{bad}"
+            );
         }
     }
 }

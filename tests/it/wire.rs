@@ -499,7 +499,7 @@ fn awkward() -> impl Strategy<Value = String> {
 }
 
 /// A job with awkward text in every free field.
-fn awkward_job(n: usize) -> impl Strategy<Value = Job> {
+pub(crate) fn awkward_job(n: usize) -> impl Strategy<Value = Job> {
     (
         awkward(),
         awkward(),
