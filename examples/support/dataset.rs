@@ -1,10 +1,19 @@
 //! A deterministic synthetic job log, shaped like a busy control plane's
-//! log: 100 apps of very unequal size (the largest about a fifth of
-//! all jobs), 1,000 owners, statuses about 90% successful, 6% failed, 3%
-//! working and 1% pending, a dozen actions, create times one second apart
-//! on average with a few percent out of order, directives of about 300
-//! bytes, and one to three clusters per job (each cluster belongs to one
-//! app and owner).
+//! log:
+//! - 100 apps of very unequal size (the largest about a fifth of all
+//!   jobs), each with its own tenants (the largest 500 of the 1,000
+//!   owners, the smallest 5), a few of them busy;
+//! - long-lived clusters: one job in about 70 creates a cluster, one in
+//!   200 ceases one, and every other job acts on a live cluster, the older
+//!   ones far more often, so a busy cluster sees hundreds to thousands of
+//!   jobs and a typical one dozens;
+//! - skewed actions: starts, stops, resizes and restarts are most jobs;
+//!   creates and ceases are rare, as they are in a real log;
+//! - the newest jobs (the last 0.5%, at least 10) are the pending and
+//!   working ones; the others finished, 6% of them failed with one of a
+//!   handful of `error_codes`;
+//! - create times one second apart on average with a few percent out of
+//!   order, and directives of about 300 bytes.
 //!
 //! Shared by the example program (its built-in data) and the benchmarks,
 //! so both speak of the same jobs. No `rand`: a SplitMix64 stream.
@@ -12,6 +21,8 @@
 // Each includer uses its own part; the bench crate exports it, the example
 // keeps it private.
 #![allow(dead_code, unreachable_pub)]
+
+use std::collections::HashMap;
 
 use joblog::chrono::{DateTime, Duration, Utc};
 use joblog::{Job, Status};
@@ -92,17 +103,6 @@ pub fn job_id(i: usize) -> String {
     name("j", i as u64)
 }
 
-/// How many clusters each owner has in each app: a cluster lives long and
-/// sees many jobs (create, start, stop, resize, upgrade, …).
-const CLUSTERS_PER_OWNER: u64 = 3;
-
-fn cluster(app: usize, owner: usize, k: u64) -> String {
-    name(
-        "cl",
-        ((app * OWNERS + owner) as u64) * CLUSTERS_PER_OWNER + k + 10_000_000,
-    )
-}
-
 /// The first create time.
 pub fn origin() -> DateTime<Utc> {
     DateTime::from_timestamp(1_520_141_878, 0).unwrap_or_default() // 2018-03-04T05:37:58Z
@@ -120,6 +120,72 @@ fn app_weights() -> Vec<f64> {
         .collect()
 }
 
+/// How many tenants app `a` has: the large apps many, the small a few.
+fn tenants(a: usize) -> usize {
+    (OWNERS / 2 / (a + 1)).max(5)
+}
+
+/// The `k`-th tenant of app `a`; owner 0 is app 0's first (and busiest),
+/// the example program's default caller.
+fn tenant(a: usize, k: usize) -> usize {
+    // 131 is prime to 1,000, so an app's tenants are distinct owners.
+    (a * 7_919 + k * 131) % OWNERS
+}
+
+/// The actions of jobs on a live cluster, with their weights: starts,
+/// stops, resizes and restarts first (creates and ceases come with a
+/// cluster's life).
+const ACTIONS_ON_LIVE: [(&str, u64); 10] = [
+    ("StartClusters", 22),
+    ("StopClusters", 21),
+    ("ResizeCluster", 14),
+    ("RestartClusters", 12),
+    ("AddClusterNodes", 7),
+    ("DeleteClusterNodes", 6),
+    ("UpgradeClusters", 5),
+    ("UpdateClusterEnvironment", 5),
+    ("RunClusterCustomService", 5),
+    ("ChangeClusterVxnet", 3),
+];
+
+/// What a failed job's `error_codes` says, with weights.
+const ERROR_CODES: [(&str, u64); 7] = [
+    ("5000", 30),
+    ("5100", 20),
+    ("2100", 15),
+    ("1400", 10),
+    ("2400", 10),
+    ("5200", 10),
+    ("5300", 5),
+];
+
+/// One of `choices`, by weight.
+fn weighted<'a>(rng: &mut Rng, choices: &[(&'a str, u64)]) -> &'a str {
+    let total: u64 = choices.iter().map(|(_, weight)| weight).sum();
+    let mut pick = rng.below(total);
+    for &(choice, weight) in choices {
+        if pick < weight {
+            return choice;
+        }
+        pick -= weight;
+    }
+    choices[0].0
+}
+
+/// A number in `0..n`, small ones far more likely (the square of a
+/// uniform draw): the oldest clusters and first tenants are the busiest.
+fn skewed(rng: &mut Rng, n: usize) -> usize {
+    let u = rng.next_u64() as f64 / u64::MAX as f64;
+    ((u * u * n as f64) as usize).min(n.saturating_sub(1))
+}
+
+/// A cluster: it lives in one app and belongs to one owner.
+struct Cluster {
+    id: String,
+    app: usize,
+    owner: usize,
+}
+
 /// `n` jobs, the same for the same `n`, in insertion order.
 pub fn jobs(n: usize) -> Vec<Job> {
     let mut rng = Rng::new(SEED);
@@ -127,44 +193,82 @@ pub fn jobs(n: usize) -> Vec<Job> {
     let sum = weights[APPS - 1];
     let apps: Vec<String> = (0..APPS).map(app).collect();
     let owners: Vec<String> = (0..OWNERS).map(owner).collect();
+    let mut clusters: Vec<Cluster> = Vec::new();
+    // Live clusters, oldest first but for the holes ceases leave, and
+    // the live clusters of each (app, owner).
+    let mut live: Vec<usize> = Vec::new();
+    let mut of_tenant: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
+    let in_flight = (n / 200).max(10);
     (0..n)
         .map(|i| {
-            let pick = rng.next_u64() as f64 / u64::MAX as f64 * sum;
-            let app_index = weights.partition_point(|&w| w < pick).min(APPS - 1);
-            let owner_index = rng.below(OWNERS as u64) as usize;
-            let owner = &owners[owner_index];
-            let action = ACTIONS[rng.below(ACTIONS.len() as u64) as usize];
-            let status = match rng.below(100) {
-                0 => Status::Pending,
-                1..=3 => Status::Working,
-                4..=9 => Status::Failed,
-                _ => Status::Successful,
+            let roll = rng.below(1_000);
+            let (action, cluster) = if live.is_empty() || roll < 14 {
+                let pick = rng.next_u64() as f64 / u64::MAX as f64 * sum;
+                let app = weights.partition_point(|&w| w < pick).min(APPS - 1);
+                let owner = tenant(app, skewed(&mut rng, tenants(app)));
+                let id = clusters.len();
+                clusters.push(Cluster {
+                    id: name("cl", id as u64 + 10_000_000),
+                    app,
+                    owner,
+                });
+                live.push(id);
+                of_tenant.entry((app, owner)).or_default().push(id);
+                ("CreateCluster", id)
+            } else if roll < 19 && live.len() > 10 {
+                let at = rng.below(live.len() as u64) as usize;
+                let id = live.swap_remove(at);
+                let cluster = &clusters[id];
+                if let Some(theirs) = of_tenant.get_mut(&(cluster.app, cluster.owner)) {
+                    theirs.retain(|&other| other != id);
+                }
+                ("CeaseResources", id)
+            } else {
+                let id = live[skewed(&mut rng, live.len())];
+                (weighted(&mut rng, &ACTIONS_ON_LIVE), id)
+            };
+            let Cluster { app, owner, .. } = clusters[cluster];
+            // Now and then an action on several of the owner's clusters.
+            let mut ids = vec![clusters[cluster].id.clone()];
+            if action.ends_with("Clusters") && rng.below(100) < 5 {
+                let theirs = of_tenant.get(&(app, owner)).map_or(&[][..], Vec::as_slice);
+                for &other in theirs.iter().filter(|&&other| other != cluster).take(2) {
+                    ids.push(clusters[other].id.clone());
+                }
+            }
+            let status = if n - 1 - i < in_flight {
+                if rng.below(100) < 40 {
+                    Status::Pending
+                } else {
+                    Status::Working
+                }
+            } else if rng.below(100) < 6 {
+                Status::Failed
+            } else {
+                Status::Successful
             };
             let mut seconds = i as i64;
             if rng.below(100) < 3 {
                 seconds -= rng.below(600) as i64; // a late arrival
             }
             let created = origin() + Duration::seconds(seconds);
+            let owner = &owners[owner];
             let mut job = Job::new(
                 job_id(i),
-                apps[app_index].clone(),
+                apps[app].clone(),
                 owner.clone(),
                 action,
                 status,
                 created,
             );
-            if status != Status::Pending {
-                job.status_time = created + Duration::milliseconds(1 + rng.below(120_000) as i64);
-            }
+            job.status_time = match status {
+                Status::Pending => created,
+                Status::Working => created + Duration::milliseconds(rng.below(5_000) as i64),
+                _ => created + Duration::milliseconds(1 + rng.below(120_000) as i64),
+            };
             if status == Status::Failed {
-                job.error_codes = "5000".to_owned();
+                job.error_codes = weighted(&mut rng, &ERROR_CODES).to_owned();
             }
-            // A cluster belongs to one app and one owner, who runs many
-            // jobs on each of their few clusters.
-            let first = rng.below(CLUSTERS_PER_OWNER);
-            let ids: Vec<String> = (0..1 + rng.below(3))
-                .map(|k| cluster(app_index, owner_index, (first + k) % CLUSTERS_PER_OWNER))
-                .collect();
             job.resource_ids = ids.join(" ");
             job.directive = directive(owner, action, created, &ids);
             job.resources.insert("clusters".to_owned(), ids);

@@ -427,12 +427,12 @@ fn the_readme_paging_examples_print_what_it_shows() {
     let (again, next) = ids(&format!("app=app-tg3lbp0a&limit=2&after={last}"));
     assert_eq!(total, again);
     let sentence = format!(
-        "`j-d2kvwfyp`, and `app=app-tg3lbp0a&limit=2&after={last}` goes on with\n  `{}` and `{}`, `total_count` {total} both times.",
+        "`j-6a46p1uy`, and `app=app-tg3lbp0a&limit=2&after={last}` goes on with\n  `{}` and `{}`, `total_count` {total} both times.",
         next[0], next[1]
     );
     assert!(
         readme.contains(&format!("ends with\n  {sentence}")) || readme.contains(&sentence),
         "the README should say:\n{sentence}"
     );
-    assert_eq!(last, "j-d2kvwfyp");
+    assert_eq!(last, "j-6a46p1uy");
 }
