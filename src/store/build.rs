@@ -1,8 +1,6 @@
 //! Building a store from many jobs at once: [`JobStore::from_jobs`], and
 //! the snapshot reader.
 
-use std::hash::BuildHasher;
-
 use super::JobStore;
 use super::index::Staged;
 use super::ordered::{Entry, OrderedList};
@@ -16,9 +14,6 @@ pub(super) struct Builder {
     store: JobStore,
     staged: SymMap<Staged>,
     finished: Vec<Entry>,
-    /// The id hash of each job by position, so the id table grows without
-    /// reading the records back.
-    hashes: Vec<u64>,
 }
 
 impl Builder {
@@ -27,7 +22,6 @@ impl Builder {
             store: JobStore::new(),
             staged: SymMap::default(),
             finished: Vec::new(),
-            hashes: Vec::new(),
         }
     }
 
@@ -37,13 +31,8 @@ impl Builder {
     pub(super) fn reserve(&mut self, n: usize) {
         const MAX_HINT: usize = 1 << 16;
         let n = n.min(MAX_HINT);
-        let store = &mut self.store;
-        let (records, hasher) = (&store.records, &store.hasher);
-        store
-            .ids
-            .reserve(n, |pos| hasher.hash_one(records[*pos].job_id()));
-        store.records.reserve(n);
-        self.hashes.reserve(n);
+        self.store.ids.reserve(n);
+        self.store.records.reserve(n);
     }
 
     /// Adds a job after every check an insert makes.
@@ -58,8 +47,8 @@ impl Builder {
     /// Adds a job that passed every check of its own (as
     /// [`Job::validate`]); refuses one this store cannot take.
     pub(super) fn push_checked(&mut self, checked: &CheckedJob<'_>) -> Result<(), Error> {
-        let hash = self.store.check_new(checked)?;
-        let pos = self.store.add_record(checked, hash, Some(&mut self.hashes));
+        let key = self.store.check_new(checked)?;
+        let pos = self.store.add_record(checked, key);
         let record = &self.store.records[pos];
         self.staged
             .entry(record.app)

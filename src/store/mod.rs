@@ -3,6 +3,7 @@
 //! Its parts are child modules, which see its private fields:
 //! - `record`: how one job is packed ([`Record`]) and read ([`JobRef`]);
 //! - `slots`: the records by position, positions never reused;
+//! - `ids`: positions by job id;
 //! - `ordered`: the ordered list behind every page and count;
 //! - `index`: what is indexed about one app;
 //! - `plan`: [`JobStore::describe`] and [`JobStore::explain`], the planner
@@ -14,6 +15,7 @@
 
 mod build;
 mod events;
+mod ids;
 mod index;
 mod ordered;
 mod plan;
@@ -21,10 +23,7 @@ mod record;
 mod slots;
 mod snapshot;
 
-use std::hash::{BuildHasher, RandomState};
-
 use chrono::{DateTime, Utc};
-use hashbrown::HashTable;
 
 use crate::error::{Error, ErrorKind};
 use crate::event::{Change, Event};
@@ -32,6 +31,7 @@ use crate::job::{CheckedJob, Job, nanos, short_len};
 use crate::status::{Status, StatusSet};
 use crate::time::{from_nanos, to_nanos};
 
+use self::ids::IdTable;
 use self::index::AppIndex;
 use self::ordered::{Entry, MAX_POSITIONS, OrderedList};
 use self::record::{Interner, Record, SymMap};
@@ -87,11 +87,8 @@ pub struct JobStore {
     /// out in insertion order (so it breaks ties) and never reused, so a
     /// prune moves no job that stays.
     records: Slots,
-    /// Positions by job id (the id itself lives in the record): 4 bytes a
-    /// job plus the table's spare room.
-    ids: HashTable<u32>,
-    /// SipHash with a random key: ids come from outside.
-    hasher: RandomState,
+    /// Positions by job id.
+    ids: IdTable,
     /// App, owner and action names.
     names: Interner,
     apps: SymMap<AppIndex>,
@@ -141,8 +138,7 @@ impl JobStore {
     pub fn with_max_jobs(max_jobs: usize) -> JobStore {
         JobStore {
             records: Slots::default(),
-            ids: HashTable::new(),
-            hasher: RandomState::new(),
+            ids: IdTable::default(),
             names: Interner::default(),
             apps: SymMap::default(),
             finished: OrderedList::default(),
@@ -214,8 +210,8 @@ impl JobStore {
     /// The position of the job with this id.
     fn position(&self, job_id: &str) -> Option<u32> {
         let records = &self.records;
-        let is = |pos: &u32| records[*pos].job_id() == job_id;
-        self.ids.find(self.hasher.hash_one(job_id), is).copied()
+        let is = |pos: u32| records[pos].job_id() == job_id;
+        self.ids.find(self.ids.key(job_id), is)
     }
 
     /// The packed job at a position an index holds.
@@ -267,13 +263,13 @@ impl JobStore {
     }
 
     /// Refuses a checked job this store cannot take (its id is held, or
-    /// the store is full); hands back the hash of its id.
-    fn check_new(&self, checked: &CheckedJob<'_>) -> Result<u64, Error> {
+    /// the store is full); hands back its id's key in the id table.
+    fn check_new(&self, checked: &CheckedJob<'_>) -> Result<u32, Error> {
         let job_id = checked.fields.job_id;
-        let hash = self.hasher.hash_one(job_id);
+        let key = self.ids.key(job_id);
         let records = &self.records;
-        let is = |pos: &u32| records[*pos].job_id() == job_id;
-        if self.ids.find(hash, is).is_some() {
+        let is = |pos: u32| records[pos].job_id() == job_id;
+        if self.ids.find(key, is).is_some() {
             return Err(Error::new(ErrorKind::DuplicateJob {
                 job_id: job_id.to_owned(),
             }));
@@ -283,7 +279,7 @@ impl JobStore {
                 capacity: self.max_jobs,
             }));
         }
-        Ok(hash)
+        Ok(key)
     }
 
     /// Stores a job that passed [`JobStore::check_insert`].
@@ -295,8 +291,8 @@ impl JobStore {
             // least 2^29 inserts away.
             self.compact();
         }
-        let hash = self.hasher.hash_one(checked.fields.job_id);
-        let pos = self.add_record(checked, hash, None);
+        let key = self.ids.key(checked.fields.job_id);
+        let pos = self.add_record(checked, key);
         let record = &self.records[pos];
         index(&mut self.apps, pos, record, &checked.involved);
         if record.status.is_finished() {
@@ -305,32 +301,15 @@ impl JobStore {
         }
     }
 
-    /// Packs a checked job whose id hashes to `hash`, adds it to the id
-    /// table and the records (not yet to an app's indexes), counts the
-    /// change, and says where it is. A store being built keeps the `hashes`
-    /// of its ids by position, and its id table grows from them.
-    fn add_record(
-        &mut self,
-        checked: &CheckedJob<'_>,
-        hash: u64,
-        hashes: Option<&mut Vec<u64>>,
-    ) -> u32 {
+    /// Packs a checked job whose id has `key` in the id table, adds it to
+    /// the id table and the records (not yet to an app's indexes), counts
+    /// the change, and says where it is.
+    fn add_record(&mut self, checked: &CheckedJob<'_>, key: u32) -> u32 {
         let job = &checked.fields;
         // Below `max_positions`: `commit_insert` renumbers before it is
         // reached, and a store being built holds fewer than `max_jobs`.
         let pos = self.records.next_position();
-        let (records, hasher) = (&self.records, &self.hasher);
-        match hashes {
-            Some(hashes) => {
-                let rehash = |pos: &u32| hashes[*pos as usize];
-                self.ids.insert_unique(hash, pos, rehash);
-                hashes.push(hash);
-            }
-            None => {
-                let rehash = |pos: &u32| hasher.hash_one(records[*pos].job_id());
-                self.ids.insert_unique(hash, pos, rehash);
-            }
-        }
+        self.ids.insert(key, pos);
         let record = Record::new(
             checked,
             self.names.intern(job.app),
@@ -639,10 +618,7 @@ impl JobStore {
             let Some(record) = self.records.remove(pos) else {
                 continue;
             };
-            let hash = self.hasher.hash_one(record.job_id());
-            if let Ok(entry) = self.ids.find_entry(hash, |held| *held == pos) {
-                entry.remove();
-            }
+            self.ids.remove(self.ids.key(record.job_id()), pos);
             for sym in [record.app, record.owner, record.action] {
                 self.names.release(sym);
             }
@@ -674,13 +650,8 @@ impl JobStore {
     /// shrinks the tables.
     fn compact(&mut self) {
         let moved = self.records.compact();
-        for pos in self.ids.iter_mut() {
-            // Every id's job is held, so it has a new position.
-            *pos = moved.get(*pos).unwrap_or(*pos);
-        }
-        let (records, hasher) = (&self.records, &self.hasher);
-        self.ids
-            .shrink_to_fit(|pos| hasher.hash_one(records[*pos].job_id()));
+        // Every id's job is held, so it has a new position.
+        self.ids.renumber(|pos| moved.get(pos).unwrap_or(pos));
         // The names the jobs use, renumbered; the others are forgotten.
         let mut names = self.names.renumber();
         for record in self.records.iter_mut() {

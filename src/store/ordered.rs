@@ -169,9 +169,17 @@ impl OrderedList {
     }
 
     fn push_chunk(&mut self, entry: Entry) {
-        // Growth by doubling ends at exactly MAX_CHUNK, a power of two;
-        // most lists (one owner's jobs) stay far smaller.
-        self.chunks.push(Chunk::new(vec![entry]));
+        // The first chunk grows by doubling, which ends at exactly
+        // MAX_CHUNK, a power of two: most lists (one owner's jobs) stay far
+        // smaller. A list that filled a chunk is large, and its next chunk
+        // is made whole at once rather than grown nine times.
+        let mut entries = if self.chunks.is_empty() {
+            Vec::new()
+        } else {
+            Vec::with_capacity(MAX_CHUNK)
+        };
+        entries.push(entry);
+        self.chunks.push(Chunk::new(entries));
         self.rebuild_tree();
     }
 
