@@ -86,28 +86,19 @@ impl<'a> From<JobRef<'a>> for Stored<'a> {
 /// One job in a snapshot, read: borrowed from the input where the format
 /// allows, so a restart copies each job's text once, into its record.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, bound(deserialize = "'de: 'a"))]
 struct StoredIn<'a> {
-    #[serde(borrow)]
     job_id: Text<'a>,
-    #[serde(borrow)]
     app: Text<'a>,
-    #[serde(borrow)]
     owner: Text<'a>,
-    #[serde(borrow)]
     job_action: Text<'a>,
     status: Status,
     create_time_ns: i64,
     status_time_ns: i64,
-    #[serde(borrow)]
     directive: Directive<'a>,
-    #[serde(borrow)]
     error_codes: Text<'a>,
-    #[serde(borrow)]
     resource_ids: Text<'a>,
-    #[serde(borrow)]
     resources: Raw<'a>,
-    #[serde(borrow)]
     extras: Raw<'a>,
 }
 
