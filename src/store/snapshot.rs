@@ -153,7 +153,7 @@ impl StoredIn<'_> {
 }
 
 /// The ids of `resources` in the form the store writes it (compact, no
-/// escape, at most [`FEW`] kinds, each once), in order; `None` for any
+/// escape, at most `FEW` kinds, each once), in order; `None` for any
 /// other text, which the general reader takes.
 fn listed_ids(text: &str) -> Option<Vec<&str>> {
     /// More kinds than this go to the general reader, which is linear in
