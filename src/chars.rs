@@ -193,12 +193,25 @@ mod tests {
         #[test]
         fn the_escaped_form_is_recognized(
             text in "(\\PC|[\\x00-\\x1f\"\\\\/\\x7f\u{2028}é])*",
-            other in "(\\\\(u[0-9a-fA-F]{0,4}|.)|[a\"\\x00-\\x1f])*",
+            other in "(\\\\(u00[01][0-9a-fA-F]|u[0-9a-fA-F]{0,4}|.)|[a\"\\x00-\\x1f])*",
         ) {
             prop_assert!(is_json_escaped(&json_escaped(&text)));
             let canonical = serde_json::from_str::<String>(&format!("\"{other}\""))
                 .is_ok_and(|read| json_escaped(&read) == other);
             prop_assert_eq!(is_json_escaped(&other), canonical, "{:?}", other);
+        }
+    }
+
+    #[test]
+    fn only_serde_jsons_own_escapes_are_its_form() {
+        for good in [r"\u001f", r"\u0000", r"\u000b", r#"\b\t\n\f\r\"\\"#, "é/<>"] {
+            assert!(is_json_escaped(good), "{good}");
+        }
+        for bad in [
+            r"\u001F", r"\u000a", r"\u0008", r"\u0020", r"\u0041", r"\u00", r"\/", r"\", "\"",
+            "\u{1}",
+        ] {
+            assert!(!is_json_escaped(bad), "{bad}");
         }
     }
 
