@@ -221,8 +221,14 @@ fn building_whole_refuses_the_first_bad_job() {
 /// escaping, empty lists, and more kinds than the quick reader takes.
 fn awkward_snapshot_job(n: usize) -> impl Strategy<Value = Job> {
     (crate::wire::awkward_job(n), 0usize..5, 0usize..40).prop_map(|(mut job, shape, kinds)| {
-        let ids: Vec<String> = job.resource_ids.split(' ').map(str::to_owned).collect();
-        let ids: Vec<String> = ids.into_iter().filter(|id| !id.is_empty()).collect();
+        // Ids of their own, so the resource index must take them from
+        // `resources` (those of `resource_ids` would hide a lost one).
+        let ids: Vec<String> = job
+            .resource_ids
+            .split(' ')
+            .filter(|id| !id.is_empty())
+            .map(|id| format!("{id}-r"))
+            .collect();
         job.resources.clear();
         match shape {
             0 => {}
