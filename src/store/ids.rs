@@ -18,9 +18,11 @@ pub(super) struct IdTable {
 }
 
 /// The table's hash of a key: the key spread over 64 bits (hashbrown takes
-/// its bucket from the low bits and its tag from the high ones).
+/// its bucket from the low bits and its tag from the high ones). An odd
+/// multiplier maps the low bits one to one, so they stay as even as the
+/// key's, and fills the high bits from all of it.
 fn spread(key: u32) -> u64 {
-    u64::from(key).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(key)
+    u64::from(key).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 impl IdTable {
@@ -71,5 +73,21 @@ impl IdTable {
     /// How many ids the table has room for without growing.
     pub(super) fn capacity(&self) -> usize {
         self.table.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every bucket can be a home: the low bits of the spread keys take
+    /// every value (a spread that cleared some would leave buckets unused).
+    #[test]
+    fn spread_keys_reach_every_low_bit_pattern() {
+        let mut seen = [false; 256];
+        for key in 0..4096u32 {
+            seen[(spread(key.wrapping_mul(2_654_435_761)) & 0xff) as usize] = true;
+        }
+        assert!(seen.iter().all(|&seen| seen));
     }
 }

@@ -238,28 +238,22 @@ struct StagedPostings {
     /// Every id, one after the other.
     ids: String,
     /// By (id, position): a hash of the id to sort by, where its bytes
-    /// start in `ids`, their length, and the position.
-    pairs: Vec<(u64, u32, u32, u32)>,
+    /// start and end in `ids`, and the position.
+    pairs: Vec<(u64, usize, usize, u32)>,
 }
 
 impl StagedPostings {
     fn add(&mut self, pos: u32, resources: &[&str]) {
         for &id in resources {
-            // A record's text is under 2^32 bytes, and so is the sum of all
-            // ids while positions stay below 2^30 (at most 4096 ids a job,
-            // each from a record): saturate rather than wrap, never reached.
-            let start = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+            let start = self.ids.len();
             self.ids.push_str(id);
-            let len = u32::try_from(id.len()).unwrap_or(u32::MAX);
-            self.pairs.push((sort_hash(id), start, len, pos));
+            self.pairs.push((sort_hash(id), start, self.ids.len(), pos));
         }
     }
 
     fn finish(self) -> HashMap<Box<str>, Vec<u32>> {
         let StagedPostings { ids, mut pairs } = self;
-        let id = |&(_, start, len, _): &(u64, u32, u32, u32)| {
-            &ids[start as usize..start as usize + len as usize]
-        };
+        let id = |&(_, start, end, _): &(u64, usize, usize, u32)| &ids[start..end];
         // Stable, so each id's positions stay ascending; equal hashes are
         // told apart by the ids themselves.
         pairs.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| id(a).cmp(id(b))));
