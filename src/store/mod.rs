@@ -209,9 +209,14 @@ impl JobStore {
 
     /// The position of the job with this id.
     fn position(&self, job_id: &str) -> Option<u32> {
+        self.position_by_key(job_id, self.ids.key(job_id))
+    }
+
+    /// The position of the job with this id, whose key in the id table is
+    /// `key`.
+    fn position_by_key(&self, job_id: &str, key: u32) -> Option<u32> {
         let records = &self.records;
-        let is = |pos: u32| records[pos].job_id() == job_id;
-        self.ids.find(self.ids.key(job_id), is)
+        self.ids.find(key, |pos| records[pos].job_id() == job_id)
     }
 
     /// The packed job at a position an index holds.
@@ -267,9 +272,7 @@ impl JobStore {
     fn check_new(&self, checked: &CheckedJob<'_>) -> Result<u32, Error> {
         let job_id = checked.fields.job_id;
         let key = self.ids.key(job_id);
-        let records = &self.records;
-        let is = |pos: u32| records[pos].job_id() == job_id;
-        if self.ids.find(key, is).is_some() {
+        if self.position_by_key(job_id, key).is_some() {
             return Err(Error::new(ErrorKind::DuplicateJob {
                 job_id: job_id.to_owned(),
             }));
