@@ -45,7 +45,7 @@ pub(crate) fn json_escaped(text: &str) -> Cow<'_, str> {
 /// Whether any byte of `text` is escaped in JSON: checked 16 bytes at a
 /// time without an early exit, which the compiler turns into vector
 /// compares (answers check every short field of every job).
-fn needs_json_escape(text: &str) -> bool {
+pub(crate) fn needs_json_escape(text: &str) -> bool {
     let bytes = text.as_bytes();
     let mut chunks = bytes.chunks_exact(16);
     let found = chunks.by_ref().any(|chunk| {

@@ -55,16 +55,9 @@ pub(crate) fn push_stamp(out: &mut String, nanos: i64) {
         shifted_month - 9
     };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
-    // Two digits at a time, from a table of "00" to "99".
-    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-                                2021222324252627282930313233343536373839\
-                                4041424344454647484950515253545556575859\
-                                6061626364656667686970717273747576777879\
-                                8081828384858687888990919293949596979899";
     let mut text = *b"0000-00-00T00:00:00Z";
     let mut put = |at: usize, value: i64| {
-        let pair = 2 * value.rem_euclid(100) as usize;
-        text[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        text[at..at + 2].copy_from_slice(pair(value).as_bytes());
     };
     put(0, year / 100);
     put(2, year);
@@ -75,6 +68,49 @@ pub(crate) fn push_stamp(out: &mut String, nanos: i64) {
     put(17, of_day % 60);
     // Only ASCII digits and punctuation were placed.
     out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+}
+
+/// Two digits at a time, from a table of "00" to "99".
+const PAIRS: &str = "0001020304050607080910111213141516171819\
+                     2021222324252627282930313233343536373839\
+                     4041424344454647484950515253545556575859\
+                     6061626364656667686970717273747576777879\
+                     8081828384858687888990919293949596979899";
+
+/// The two digits of `value % 100` (Euclidean, so never negative).
+fn pair(value: i64) -> &'static str {
+    let at = 2 * value.rem_euclid(100) as usize;
+    PAIRS.get(at..at + 2).unwrap_or("00")
+}
+
+/// Appends the API's form of many times, as [`push_stamp`] writes each,
+/// remembering the hour of the last: the times of one page fall in a few
+/// hours at most, so most stamps copy the remembered `YYYY-MM-DDThh:` and
+/// place the minutes' and seconds' digits.
+#[derive(Default)]
+pub(crate) struct StampWriter {
+    /// Hours since the epoch of `prefix`.
+    hour: Option<i64>,
+    prefix: String,
+}
+
+impl StampWriter {
+    pub(crate) fn push(&mut self, out: &mut String, nanos: i64) {
+        let seconds = nanos.div_euclid(1_000_000_000);
+        let hour = seconds.div_euclid(3600);
+        if self.hour != Some(hour) {
+            self.hour = Some(hour);
+            self.prefix.clear();
+            push_stamp(&mut self.prefix, nanos);
+            self.prefix.truncate("YYYY-MM-DDThh:".len());
+        }
+        let of_hour = seconds.rem_euclid(3600);
+        out.push_str(&self.prefix);
+        out.push_str(pair(of_hour / 60));
+        out.push(':');
+        out.push_str(pair(of_hour % 60));
+        out.push('Z');
+    }
 }
 
 /// A timestamp written the API's way; digits are placed by hand, since
@@ -329,6 +365,32 @@ mod tests {
         #[test]
         fn a_stamp_from_nanoseconds_is_the_stamp_of_the_time(nanos in any::<i64>()) {
             prop_assert_eq!(stamp(nanos), Stamp(from_nanos(nanos)).to_string());
+        }
+
+        /// A run of times written by one [`StampWriter`], near each other
+        /// (the same hour, the next, the one before) and far apart, reads
+        /// as each written alone.
+        #[test]
+        fn a_stamp_writer_writes_each_time_as_alone(
+            base in any::<i64>(),
+            steps in proptest::collection::vec(
+                prop_oneof![
+                    -7_200_000_000_000i64..7_200_000_000_000,
+                    Just(1_000_000_000),
+                    Just(-1),
+                    any::<i64>(),
+                ],
+                1..40,
+            ),
+        ) {
+            let mut writer = StampWriter::default();
+            let (mut nanos, mut written, mut alone) = (base, String::new(), String::new());
+            for step in steps {
+                nanos = nanos.saturating_add(step);
+                writer.push(&mut written, nanos);
+                push_stamp(&mut alone, nanos);
+                prop_assert_eq!(&written, &alone);
+            }
         }
     }
 

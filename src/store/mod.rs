@@ -709,6 +709,9 @@ impl JobStore {
             if self.position(job.job_id()) != Some(pos) {
                 return Err(format!("id index of {} is wrong", job.job_id()));
             }
+            if record.plain != record.plain_parts() {
+                return Err(format!("{} is marked plain wrongly", job.job_id()));
+            }
             let resources = record.involved_resources();
             let resources: Vec<&str> = resources.iter().map(String::as_str).collect();
             if resources != owned.involved_resources() {

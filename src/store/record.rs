@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use hashbrown::HashTable;
 use indexmap::IndexMap;
 
-use crate::chars::json_unescaped;
+use crate::chars::{json_unescaped, needs_json_escape};
 use crate::extras::Extras;
 use crate::job::{CheckedJob, FieldLens, Job, involved_resources};
 use crate::status::Status;
@@ -64,6 +64,9 @@ pub(super) struct Interner {
     names: Vec<Box<str>>,
     /// Uses by symbol; 0 for a number not in use.
     uses: Vec<u32>,
+    /// By symbol: whether the name is written inside a JSON string as it
+    /// is (nothing in it needs escaping), so an answer copies it.
+    plain: Vec<bool>,
     /// Numbers not in use, to hand out again.
     free: Vec<Sym>,
     /// Symbols by the hash of their name.
@@ -89,12 +92,14 @@ impl Interner {
             Some(sym) => {
                 self.names[sym as usize] = name.into();
                 self.uses[sym as usize] = 1;
+                self.plain[sym as usize] = !needs_json_escape(name);
                 sym
             }
             None => {
                 // At most three names a stored job, and fewer than 2^30 jobs.
                 self.names.push(name.into());
                 self.uses.push(1);
+                self.plain.push(!needs_json_escape(name));
                 (self.names.len() - 1) as Sym
             }
         };
@@ -124,6 +129,11 @@ impl Interner {
         &self.names[sym as usize]
     }
 
+    /// Whether the name of `sym` needs no escaping inside a JSON string.
+    pub(super) fn is_plain(&self, sym: Sym) -> bool {
+        self.plain[sym as usize]
+    }
+
     /// How many names are held.
     pub(super) fn len(&self) -> usize {
         self.names.len() - self.free.len()
@@ -145,6 +155,9 @@ impl Interner {
             let found = self.get(name);
             if used > 0 && found != Some(sym) {
                 return Err(format!("name {name} is used but not found"));
+            }
+            if used > 0 && self.plain[sym as usize] == needs_json_escape(name) {
+                return Err(format!("name {name} is marked plain wrongly"));
             }
             if used == 0 && (!name.is_empty() || !self.free.contains(&sym)) {
                 return Err(format!("name {name} ({sym}) is held but no job uses it"));
@@ -241,6 +254,9 @@ pub(super) struct Record {
     pub(super) action: Sym,
     lens: FieldLens,
     pub(super) status: Status,
+    /// Whether `job_id`, `error_codes` and `resource_ids` need no escaping
+    /// inside a JSON string, so an answer copies them as they are.
+    pub(super) plain: bool,
 }
 
 /// The parts of [`Record::text`], in order.
@@ -266,7 +282,7 @@ impl Record {
             &job.resources,
             &job.extras,
         ];
-        Record {
+        let mut record = Record {
             create_time: job.create_time,
             status_time: job.status_time,
             text: concat(parts),
@@ -275,7 +291,10 @@ impl Record {
             action,
             lens: checked.lens,
             status: job.status,
-        }
+            plain: false,
+        };
+        record.plain = record.plain_parts();
+        record
     }
 
     /// The lengths of the text's parts but the last (`extras` runs to the
@@ -331,6 +350,14 @@ impl Record {
         ];
         self.text = concat(parts);
         self.lens.error_codes = len;
+        self.plain = self.plain_parts();
+    }
+
+    /// Whether the parts [`Record::plain`] speaks of need no escaping.
+    pub(super) fn plain_parts(&self) -> bool {
+        [Part::JobId, Part::ErrorCodes, Part::ResourceIds]
+            .into_iter()
+            .all(|part| !needs_json_escape(self.part(part)))
     }
 
     /// Every resource id the job involves, as [`Job::involved_resources`]
@@ -418,6 +445,14 @@ impl<'a> JobRef<'a> {
     /// `"`, `\` or control), and unescaped into a new string otherwise.
     pub fn directive(&self) -> Cow<'a, str> {
         json_unescaped(self.directive_json())
+    }
+
+    /// Whether `job_id`, `owner`, `job_action`, `error_codes` and
+    /// `resource_ids` are written inside a JSON string as they are.
+    pub(crate) fn is_plain(&self) -> bool {
+        self.record.plain
+            && self.names.is_plain(self.record.owner)
+            && self.names.is_plain(self.record.action)
     }
 
     /// `directive` as written inside a JSON string.

@@ -55,20 +55,33 @@ fn classify(name: &str) -> Result<Option<Slot>, String> {
 /// whether its bytes were UTF-8 (if not, the text is the lossy reading,
 /// fit only to be quoted in an error).
 fn pairs(input: &str) -> impl Iterator<Item = (Decoded<'_>, Decoded<'_>)> {
-    input
-        .split('&')
-        .filter(|piece| !piece.is_empty())
-        .map(|piece| {
-            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-            (decode(name), decode(value))
-        })
+    // Cut at ASCII bytes, so every cut falls on a character boundary.
+    let mut rest = input;
+    std::iter::from_fn(move || {
+        loop {
+            if rest.is_empty() {
+                return None;
+            }
+            let end = rest.bytes().position(|b| b == b'&').unwrap_or(rest.len());
+            let (piece, after) = (rest.get(..end)?, rest.get(end + 1..).unwrap_or(""));
+            rest = after;
+            if piece.is_empty() {
+                continue;
+            }
+            let (name, value) = match piece.bytes().position(|b| b == b'=') {
+                Some(eq) => (piece.get(..eq)?, piece.get(eq + 1..)?),
+                None => (piece, ""),
+            };
+            return Some((decode(name), decode(value)));
+        }
+    })
 }
 
 /// One decoded part of a pair: the text, and whether it was valid UTF-8.
 type Decoded<'a> = (Cow<'a, str>, bool);
 
 fn decode(raw: &str) -> Decoded<'_> {
-    if !raw.contains(['%', '+']) {
+    if !raw.bytes().any(|b| b == b'%' || b == b'+') {
         return (Cow::Borrowed(raw), true);
     }
     let hex = |b: u8| char::from(b).to_digit(16);
@@ -99,6 +112,46 @@ fn decode(raw: &str) -> Decoded<'_> {
             Cow::Owned(String::from_utf8_lossy(err.as_bytes()).into_owned()),
             false,
         ),
+    }
+}
+
+/// The parameters a request gave so far, to refuse one given twice: a bit
+/// per parameter for the unnumbered, and the numbered in a short list
+/// that becomes a hash set once it is long, so a request of many `jobs.n`
+/// stays linear in its length.
+#[derive(Default)]
+struct Given {
+    unnumbered: u32,
+    numbered: Vec<(Param, u64)>,
+    many: HashSet<(Param, u64)>,
+}
+
+// One bit per parameter.
+const _: () = assert!(Param::ALL.len() <= 32);
+
+impl Given {
+    /// The most numbered parameters searched one by one.
+    const SHORT: usize = 16;
+
+    /// Counts `slot` as given; says whether it was not given before.
+    fn insert(&mut self, (param, index): Slot) -> bool {
+        let Some(index) = index else {
+            let bit = 1 << param as u32;
+            let new = self.unnumbered & bit == 0;
+            self.unnumbered |= bit;
+            return new;
+        };
+        if self.numbered.len() < Given::SHORT {
+            if self.numbered.contains(&(param, index)) {
+                return false;
+            }
+            self.numbered.push((param, index));
+            return true;
+        }
+        if self.many.is_empty() {
+            self.many.extend(self.numbered.iter().copied());
+        }
+        self.many.insert((param, index))
     }
 }
 
@@ -135,7 +188,7 @@ fn time(value: &str) -> Result<DateTime<Utc>, String> {
 pub(crate) fn parse(input: &str) -> Result<Query, Error> {
     let mut query = Query::builder("");
     let mut app_given = false;
-    let mut seen: HashSet<Slot> = HashSet::new();
+    let mut seen = Given::default();
     let mut job_ids: Vec<(Option<u64>, String)> = Vec::new();
     for ((name, _), (value, utf8)) in pairs(input) {
         let slot = match classify(&name) {

@@ -1,6 +1,7 @@
 //! The answer on the wire: the success JSON and the failure JSON.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer, ser::Error as _, ser::SerializeStruct};
@@ -11,7 +12,7 @@ use crate::error::Error;
 use crate::extras::raw_json;
 use crate::status::Status;
 use crate::store::{JobRef, Page};
-use crate::time::{Stamp, push_stamp, timestamp};
+use crate::time::{Stamp, StampWriter, timestamp};
 
 /// The `action` of a success answer.
 pub(crate) const RESPONSE_ACTION: &str = "DescribeClusterJobsResponse";
@@ -59,39 +60,54 @@ pub(crate) fn page_json(page: &Page<'_>) -> String {
     out.push_str(r#"{"action":""#);
     out.push_str(RESPONSE_ACTION);
     out.push_str(r#"","total_count":"#);
-    out.push_str(&page.total_count().to_string());
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{}", page.total_count());
     out.push_str(r#","job_set":["#);
+    let mut stamps = [StampWriter::default(), StampWriter::default()];
     for (n, job) in jobs.iter().enumerate() {
         if n > 0 {
             out.push(',');
         }
-        push_job(&mut out, job);
+        push_job(&mut out, job, &mut stamps);
     }
     out.push_str(r#"],"ret_code":0}"#);
     out
 }
 
-/// One element of `job_set`, as [`JobRef`]'s `Serialize` writes it.
-fn push_job(out: &mut String, job: &JobRef<'_>) {
+/// One element of `job_set`, as [`JobRef`]'s `Serialize` writes it, with
+/// a writer for each of its two times.
+fn push_job(out: &mut String, job: &JobRef<'_>, stamps: &mut [StampWriter; 2]) {
+    // Ids and names almost never hold what JSON escapes; the store knows.
+    let plain = job.is_plain();
+    let text = |out: &mut String, text: &str| {
+        if plain {
+            out.push_str(text);
+        } else {
+            push_json_escaped(out, text);
+        }
+    };
     let (create_time, status_time) = job.nanos();
-    out.push_str(r#"{"status":""#);
-    out.push_str(job.status().as_str());
-    out.push_str(r#"","job_id":""#);
-    push_json_escaped(out, job.job_id());
+    out.push_str(match job.status() {
+        Status::Pending => r#"{"status":"pending","job_id":""#,
+        Status::Working => r#"{"status":"working","job_id":""#,
+        Status::Failed => r#"{"status":"failed","job_id":""#,
+        Status::Successful => r#"{"status":"successful","job_id":""#,
+    });
+    text(out, job.job_id());
     out.push_str(r#"","directive":""#);
     out.push_str(job.directive_json());
     out.push_str(r#"","job_action":""#);
-    push_json_escaped(out, job.job_action());
+    text(out, job.job_action());
     out.push_str(r#"","create_time":""#);
-    push_stamp(out, create_time);
+    stamps[0].push(out, create_time);
     out.push_str(r#"","owner":""#);
-    push_json_escaped(out, job.owner());
+    text(out, job.owner());
     out.push_str(r#"","status_time":""#);
-    push_stamp(out, status_time);
+    stamps[1].push(out, status_time);
     out.push_str(r#"","error_codes":""#);
-    push_json_escaped(out, job.error_codes());
+    text(out, job.error_codes());
     out.push_str(r#"","resource_ids":""#);
-    push_json_escaped(out, job.resource_ids());
+    text(out, job.resource_ids());
     out.push_str(r#"","resources":"#);
     out.push_str(job.resources_json());
     out.push_str(r#","extras":"#);
