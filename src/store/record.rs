@@ -259,6 +259,17 @@ pub(super) struct Record {
     pub(super) plain: bool,
 }
 
+/// A record's text fields at once, as [`JobRef`]'s accessors of the same
+/// names give them.
+pub(crate) struct TextParts<'a> {
+    pub(crate) job_id: &'a str,
+    pub(crate) directive_json: &'a str,
+    pub(crate) error_codes: &'a str,
+    pub(crate) resource_ids: &'a str,
+    pub(crate) resources_json: &'a str,
+    pub(crate) extras_json: &'a str,
+}
+
 /// The parts of [`Record::text`], in order.
 #[derive(Clone, Copy)]
 enum Part {
@@ -320,6 +331,25 @@ impl Record {
             &self.text,
             self.lens,
         )
+    }
+
+    /// Every part at once, cut in one pass.
+    fn parts(&self) -> TextParts<'_> {
+        let mut rest: &str = &self.text;
+        let mut cut = self.part_lens().map(|len| {
+            // The lengths were taken from these very strings.
+            let (part, after) = rest.split_at_checked(len).unwrap_or((rest, ""));
+            rest = after;
+            part
+        });
+        TextParts {
+            job_id: std::mem::take(&mut cut[0]),
+            directive_json: std::mem::take(&mut cut[1]),
+            error_codes: std::mem::take(&mut cut[2]),
+            resource_ids: std::mem::take(&mut cut[3]),
+            resources_json: std::mem::take(&mut cut[4]),
+            extras_json: rest,
+        }
     }
 
     fn part(&self, part: Part) -> &str {
@@ -453,6 +483,16 @@ impl<'a> JobRef<'a> {
         self.record.plain
             && self.names.is_plain(self.record.owner)
             && self.names.is_plain(self.record.action)
+    }
+
+    /// The length of all its text fields and names together.
+    pub(crate) fn text_len(&self) -> usize {
+        self.record.text.len() + self.owner().len() + self.job_action().len()
+    }
+
+    /// The text fields at once, cheaper than one accessor each.
+    pub(crate) fn text_parts(&self) -> TextParts<'a> {
+        self.record.parts()
     }
 
     /// `directive` as written inside a JSON string.

@@ -55,33 +55,46 @@ fn classify(name: &str) -> Result<Option<Slot>, String> {
 /// whether its bytes were UTF-8 (if not, the text is the lossy reading,
 /// fit only to be quoted in an error).
 fn pairs(input: &str) -> impl Iterator<Item = (Decoded<'_>, Decoded<'_>)> {
-    // Cut at ASCII bytes, so every cut falls on a character boundary.
-    let mut rest = input;
+    let bytes = input.as_bytes();
+    let mut at = 0;
     std::iter::from_fn(move || {
-        loop {
-            if rest.is_empty() {
-                return None;
+        // One pass: where the piece ends, where its first `=` is, and
+        // whether each side has anything to decode.
+        while at < bytes.len() {
+            let start = at;
+            let mut eq = None;
+            let mut coded = [false; 2];
+            while let Some(&byte) = bytes.get(at).filter(|&&byte| byte != b'&') {
+                match byte {
+                    b'=' if eq.is_none() => eq = Some(at),
+                    b'%' | b'+' => coded[usize::from(eq.is_some())] = true,
+                    _ => {}
+                }
+                at += 1;
             }
-            let end = rest.bytes().position(|b| b == b'&').unwrap_or(rest.len());
-            let (piece, after) = (rest.get(..end)?, rest.get(end + 1..).unwrap_or(""));
-            rest = after;
-            if piece.is_empty() {
+            let end = at;
+            at += 1;
+            if end == start {
                 continue;
             }
-            let (name, value) = match piece.bytes().position(|b| b == b'=') {
-                Some(eq) => (piece.get(..eq)?, piece.get(eq + 1..)?),
-                None => (piece, ""),
+            let (name, value) = match eq {
+                Some(eq) => (start..eq, eq + 1..end),
+                None => (start..end, end..end),
             };
-            return Some((decode(name), decode(value)));
+            // The cuts are at ASCII bytes, so on character boundaries.
+            let part = |range, coded| decode(input.get(range).unwrap_or_default(), coded);
+            return Some((part(name, coded[0]), part(value, coded[1])));
         }
+        None
     })
 }
 
 /// One decoded part of a pair: the text, and whether it was valid UTF-8.
 type Decoded<'a> = (Cow<'a, str>, bool);
 
-fn decode(raw: &str) -> Decoded<'_> {
-    if !raw.bytes().any(|b| b == b'%' || b == b'+') {
+/// Decodes `raw`, which holds a `%` or `+` only if `coded`.
+fn decode(raw: &str, coded: bool) -> Decoded<'_> {
+    if !coded {
         return (Cow::Borrowed(raw), true);
     }
     let hex = |b: u8| char::from(b).to_digit(16);
@@ -119,10 +132,11 @@ fn decode(raw: &str) -> Decoded<'_> {
 /// per parameter for the unnumbered, and the numbered in a short list
 /// that becomes a hash set once it is long, so a request of many `jobs.n`
 /// stays linear in its length.
-#[derive(Default)]
 struct Given {
     unnumbered: u32,
-    numbered: Vec<(Param, u64)>,
+    numbered: [(Param, u64); Given::SHORT],
+    /// How many of `numbered` are given.
+    len: usize,
     many: HashSet<(Param, u64)>,
 }
 
@@ -133,6 +147,15 @@ impl Given {
     /// The most numbered parameters searched one by one.
     const SHORT: usize = 16;
 
+    fn new() -> Given {
+        Given {
+            unnumbered: 0,
+            numbered: [(Param::Jobs, 0); Given::SHORT],
+            len: 0,
+            many: HashSet::new(),
+        }
+    }
+
     /// Counts `slot` as given; says whether it was not given before.
     fn insert(&mut self, (param, index): Slot) -> bool {
         let Some(index) = index else {
@@ -141,15 +164,17 @@ impl Given {
             self.unnumbered |= bit;
             return new;
         };
-        if self.numbered.len() < Given::SHORT {
-            if self.numbered.contains(&(param, index)) {
+        if self.len < Given::SHORT {
+            let (given, free) = self.numbered.split_at_mut(self.len);
+            if given.contains(&(param, index)) {
                 return false;
             }
-            self.numbered.push((param, index));
+            free[0] = (param, index);
+            self.len += 1;
             return true;
         }
         if self.many.is_empty() {
-            self.many.extend(self.numbered.iter().copied());
+            self.many.extend(self.numbered);
         }
         self.many.insert((param, index))
     }
@@ -188,7 +213,7 @@ fn time(value: &str) -> Result<DateTime<Utc>, String> {
 pub(crate) fn parse(input: &str) -> Result<Query, Error> {
     let mut query = Query::builder("");
     let mut app_given = false;
-    let mut seen = Given::default();
+    let mut seen = Given::new();
     let mut job_ids: Vec<(Option<u64>, String)> = Vec::new();
     for ((name, _), (value, utf8)) in pairs(input) {
         let slot = match classify(&name) {

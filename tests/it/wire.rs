@@ -549,7 +549,11 @@ pub(crate) fn awkward_job(n: usize) -> impl Strategy<Value = Job> {
                     created * 1_000_000_000 + n as i64,
                 );
                 // Some jobs need no escaping but in their error codes.
-                let action = if n.is_multiple_of(3) { "RunJob" } else { "Run\"Job" };
+                let action = if n.is_multiple_of(3) {
+                    "RunJob"
+                } else {
+                    "Run\"Job"
+                };
                 let mut job = Job::new(
                     format!("j-{n}"),
                     "app-1",
