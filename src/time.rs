@@ -83,65 +83,68 @@ fn pair(value: i64) -> &'static str {
     PAIRS.get(at..at + 2).unwrap_or("00")
 }
 
-/// Every `mm:ss` of an hour, one after the other, made when compiling.
+/// `YYYY-MM-DDThh:`, the part of a stamp [`StampWriter`] remembers.
+const DATE_HOUR: usize = 14;
+
+/// Every `mm:ssZ` of an hour, one after the other, made when compiling.
 static MINUTES_SECONDS: &str = {
-    static BYTES: [u8; 5 * 3600] = {
-        let mut bytes = [b':'; 5 * 3600];
+    static BYTES: [u8; 6 * 3600] = {
+        let mut bytes = [b':'; 6 * 3600];
         let mut i = 0;
         while i < 3600 {
             let (minute, second) = ((i / 60) as u8, (i % 60) as u8);
-            bytes[5 * i] = b'0' + minute / 10;
-            bytes[5 * i + 1] = b'0' + minute % 10;
-            bytes[5 * i + 3] = b'0' + second / 10;
-            bytes[5 * i + 4] = b'0' + second % 10;
+            bytes[6 * i] = b'0' + minute / 10;
+            bytes[6 * i + 1] = b'0' + minute % 10;
+            bytes[6 * i + 3] = b'0' + second / 10;
+            bytes[6 * i + 4] = b'0' + second % 10;
+            bytes[6 * i + 5] = b'Z';
             i += 1;
         }
         bytes
     };
     match std::str::from_utf8(&BYTES) {
         Ok(text) => text,
-        Err(_) => panic!("digits and colons are ASCII"),
+        Err(_) => panic!("digits, colons and Z are ASCII"),
     }
 };
 
-/// Appends the API's form of many times, each between the same two
-/// strings: `before`, the time as [`push_stamp`] writes it, `after`. It
-/// remembers the date and hour of the last time: the times of one page
-/// fall in a few hours at most, so most copy them and take `mm:ss` from a
-/// table.
+/// Appends the API's form of many times, as [`push_stamp`] writes each.
+/// It remembers the date and hour of the last: the times of one page fall
+/// in a few hours at most, so most copy them and take `mm:ssZ` from a
+/// table, two copies of a known length.
+#[derive(Default)]
 pub(crate) struct StampWriter {
-    /// `before` and the date and hour, `YYYY-MM-DDThh:`.
-    prefix: String,
-    /// `Z` and `after`.
-    suffix: String,
-    before: usize,
-    /// Hours since the epoch of the date and hour in `prefix`.
+    /// `YYYY-MM-DDThh:`.
+    date_hour: String,
+    /// Hours since the epoch of `date_hour`.
     hour: Option<i64>,
 }
 
 impl StampWriter {
-    pub(crate) fn new(before: &str, after: &str) -> StampWriter {
-        StampWriter {
-            prefix: before.to_owned(),
-            suffix: ["Z", after].concat(),
-            before: before.len(),
-            hour: None,
-        }
-    }
-
     pub(crate) fn push(&mut self, out: &mut String, nanos: i64) {
         let seconds = nanos.div_euclid(1_000_000_000);
         let hour = seconds.div_euclid(3600);
         if self.hour != Some(hour) {
-            self.hour = Some(hour);
-            self.prefix.truncate(self.before);
-            push_stamp(&mut self.prefix, nanos);
-            self.prefix.truncate(self.before + "YYYY-MM-DDThh:".len());
+            self.remember(hour, nanos);
         }
-        let at = 5 * seconds.rem_euclid(3600) as usize;
-        out.push_str(&self.prefix);
-        out.push_str(MINUTES_SECONDS.get(at..at + 5).unwrap_or("00:00"));
-        out.push_str(&self.suffix);
+        // Both are there: a stamp is 20 ASCII bytes, the table 6 a second.
+        if let Some(date_hour) = self.date_hour.get(..DATE_HOUR) {
+            out.push_str(date_hour);
+        }
+        let at = 6 * seconds.rem_euclid(3600) as usize;
+        if let Some(rest) = MINUTES_SECONDS.get(at..at + 6) {
+            out.push_str(rest);
+        }
+    }
+
+    /// Takes the date and hour of `nanos`, `hour` hours since the epoch:
+    /// kept apart, as it is rare, so the common path stays small.
+    #[cold]
+    #[inline(never)]
+    fn remember(&mut self, hour: i64, nanos: i64) {
+        self.hour = Some(hour);
+        self.date_hour.clear();
+        push_stamp(&mut self.date_hour, nanos);
     }
 }
 
@@ -415,14 +418,12 @@ mod tests {
                 1..40,
             ),
         ) {
-            let mut writer = StampWriter::new("<", "\"}");
+            let mut writer = StampWriter::default();
             let (mut nanos, mut written, mut alone) = (base, String::new(), String::new());
             for step in steps {
                 nanos = nanos.saturating_add(step);
                 writer.push(&mut written, nanos);
-                alone.push('<');
                 push_stamp(&mut alone, nanos);
-                alone.push_str("\"}");
                 prop_assert_eq!(&written, &alone);
             }
         }

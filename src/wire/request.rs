@@ -28,9 +28,14 @@ fn classify(name: &str) -> Result<Option<Slot>, String> {
     if let Some(param) = Param::named(name) {
         return Ok(Some((param, None)));
     }
-    let Some((base, suffix)) = name.split_once('.') else {
+    // Names are short: a loop beats a memchr call.
+    let Some(dot) = name.bytes().position(|b| b == b'.') else {
         return Ok(None);
     };
+    let (base, suffix) = (
+        name.get(..dot).unwrap_or(name),
+        name.get(dot + 1..).unwrap_or(""),
+    );
     match Param::named(base) {
         Some(param) if param.is_list() => {
             let canonical = suffix.bytes().all(|b| b.is_ascii_digit()) && !suffix.starts_with('0');
@@ -55,25 +60,39 @@ fn classify(name: &str) -> Result<Option<Slot>, String> {
 /// whether its bytes were UTF-8 (if not, the text is the lossy reading,
 /// fit only to be quoted in an error).
 fn pairs(input: &str) -> impl Iterator<Item = (Decoded<'_>, Decoded<'_>)> {
+    /// What the scan does at a byte: 0 passes it, 1 ends a piece (`&`),
+    /// 2 may end a name (`=`), 3 must be decoded (`%`, `+`).
+    const STOPS: [u8; 256] = {
+        let mut stops = [0; 256];
+        stops[b'&' as usize] = 1;
+        stops[b'=' as usize] = 2;
+        stops[b'%' as usize] = 3;
+        stops[b'+' as usize] = 3;
+        stops
+    };
     let bytes = input.as_bytes();
     let mut at = 0;
     std::iter::from_fn(move || {
         // One pass: where the piece ends, where its first `=` is, and
         // whether each side has anything to decode.
-        while at < bytes.len() {
+        while let Some(rest) = bytes.get(at..).filter(|rest| !rest.is_empty()) {
             let start = at;
+            let mut end = bytes.len();
             let mut eq = None;
             let mut coded = [false; 2];
-            while let Some(&byte) = bytes.get(at).filter(|&&byte| byte != b'&') {
-                match byte {
-                    b'=' if eq.is_none() => eq = Some(at),
-                    b'%' | b'+' => coded[usize::from(eq.is_some())] = true,
-                    _ => {}
+            for (i, &byte) in rest.iter().enumerate() {
+                match STOPS[usize::from(byte)] {
+                    0 => {}
+                    1 => {
+                        end = start + i;
+                        break;
+                    }
+                    2 if eq.is_none() => eq = Some(start + i),
+                    2 => {}
+                    _ => coded[usize::from(eq.is_some())] = true,
                 }
-                at += 1;
             }
-            let end = at;
-            at += 1;
+            at = end + 1;
             if end == start {
                 continue;
             }
@@ -93,10 +112,17 @@ fn pairs(input: &str) -> impl Iterator<Item = (Decoded<'_>, Decoded<'_>)> {
 type Decoded<'a> = (Cow<'a, str>, bool);
 
 /// Decodes `raw`, which holds a `%` or `+` only if `coded`.
+#[inline]
 fn decode(raw: &str, coded: bool) -> Decoded<'_> {
-    if !coded {
-        return (Cow::Borrowed(raw), true);
+    if coded {
+        decode_escapes(raw)
+    } else {
+        (Cow::Borrowed(raw), true)
     }
+}
+
+/// Decodes `+` and `%XX` in `raw`.
+fn decode_escapes(raw: &str) -> Decoded<'_> {
     let hex = |b: u8| char::from(b).to_digit(16);
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -62,10 +62,7 @@ pub(crate) fn page_json(page: &Page<'_>) -> String {
     // Writing to a String cannot fail.
     let _ = write!(out, "{}", page.total_count());
     out.push_str(r#","job_set":["#);
-    let mut stamps = [
-        StampWriter::new(r#"","create_time":""#, r#"","owner":""#),
-        StampWriter::new(r#"","status_time":""#, r#"","error_codes":""#),
-    ];
+    let mut stamps = [StampWriter::default(), StampWriter::default()];
     for (n, job) in jobs.iter().enumerate() {
         if n > 0 {
             out.push(',');
@@ -77,7 +74,7 @@ pub(crate) fn page_json(page: &Page<'_>) -> String {
 }
 
 /// One element of `job_set`, as [`JobRef`]'s `Serialize` writes it, with
-/// a writer for each of its two times (each with the keys around it).
+/// a writer for each of its two times.
 fn push_job(out: &mut String, job: &JobRef<'_>, stamps: &mut [StampWriter; 2]) {
     // Ids and names almost never hold what JSON escapes; the store knows.
     let plain = job.is_plain();
@@ -101,9 +98,13 @@ fn push_job(out: &mut String, job: &JobRef<'_>, stamps: &mut [StampWriter; 2]) {
     out.push_str(parts.directive_json);
     out.push_str(r#"","job_action":""#);
     text(out, job.job_action());
+    out.push_str(r#"","create_time":""#);
     stamps[0].push(out, create_time);
+    out.push_str(r#"","owner":""#);
     text(out, job.owner());
+    out.push_str(r#"","status_time":""#);
     stamps[1].push(out, status_time);
+    out.push_str(r#"","error_codes":""#);
     text(out, parts.error_codes);
     out.push_str(r#"","resource_ids":""#);
     text(out, parts.resource_ids);
