@@ -200,11 +200,10 @@ impl AppIndex {
             .collect();
     }
 
-    /// Whether the job at `pos` involves resource `id`.
-    pub(super) fn involves(&self, pos: u32, id: &str) -> bool {
-        self.resources
-            .get(id)
-            .is_some_and(|positions| positions.binary_search(&pos).is_ok())
+    /// The positions, ascending, of the jobs that involve `id`: none for
+    /// an id no job has.
+    pub(super) fn postings(&self, id: &str) -> &[u32] {
+        self.resources.get(id).map_or(&[], Vec::as_slice)
     }
 }
 

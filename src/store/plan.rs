@@ -26,7 +26,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 use super::JobStore;
-use super::index::{AppIndex, Scope};
+use super::index::Scope;
 use super::ordered::{Key, OrderedList};
 use super::record::{JobRef, Record, Sym};
 use crate::error::{Error, ErrorKind};
@@ -274,14 +274,15 @@ enum How<'q> {
 /// The filters a job must meet, once the query has been checked and its
 /// names looked up.
 struct Filter<'q> {
-    app: &'q AppIndex,
     app_sym: Sym,
     /// `Some(None)`: an owner no job has, so nothing is in scope.
     owner: Option<Option<Sym>>,
     statuses: StatusSet,
     /// `Some(None)`: an action no job has.
     job_action: Option<Option<Sym>>,
-    cluster: Option<&'q str>,
+    /// The positions, ascending, of the jobs that involve the cluster
+    /// asked for (none for an id no job has).
+    cluster: Option<&'q [u32]>,
     /// The time window, as keys of the sort key's order: what is counted.
     window: Bounds,
     /// The window, narrowed by `after`: what the page is taken from.
@@ -355,7 +356,9 @@ impl Filter<'_> {
             && self
                 .job_action
                 .is_none_or(|action| action == Some(record.action))
-            && self.cluster.is_none_or(|id| self.app.involves(pos, id))
+            && self
+                .cluster
+                .is_none_or(|postings| postings.binary_search(&pos).is_ok())
     }
 }
 
@@ -436,6 +439,12 @@ impl JobStore {
             How::Ordered(scope, _) => self.plan_ordered(scope, &filter, query),
             How::Walk(scope, _) => self.plan_walk(scope, &filter, query),
             How::Postings(postings) => {
+                // Every posting involves the cluster: looking it up again
+                // for each would hash its id once a job.
+                let filter = Filter {
+                    cluster: None,
+                    ..filter
+                };
                 self.order_and_page(postings.iter().copied(), &filter, query)
             }
         };
@@ -481,12 +490,11 @@ impl JobStore {
         };
         let window = Bounds::window(query.start_time(), query.end_time());
         let mut filter = Filter {
-            app,
             app_sym,
             owner: owner.map(|owner| self.names.get(owner)),
             statuses: query.status_set(),
             job_action: query.job_action().map(|a| self.names.get(a)),
-            cluster: query.cluster(),
+            cluster: query.cluster().map(|id| app.postings(id)),
             window,
             page: window,
         };
@@ -533,12 +541,10 @@ impl JobStore {
                 How::Ordered(scope, index)
             }
             (None, Some((scope, index))) => How::Walk(scope, index),
-            (Some(cluster), smallest) => match app.resources.get(cluster) {
-                None => return Ok(Chosen::Nothing),
-                Some(postings) => match smallest {
-                    Some((scope, index)) if scope.len() < postings.len() => How::Walk(scope, index),
-                    _ => How::Postings(postings),
-                },
+            (Some([]), _) => return Ok(Chosen::Nothing),
+            (Some(postings), smallest) => match smallest {
+                Some((scope, index)) if scope.len() < postings.len() => How::Walk(scope, index),
+                _ => How::Postings(postings),
             },
         };
         Ok(Chosen::Plan(filter, how))
