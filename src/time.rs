@@ -122,8 +122,17 @@ pub(crate) struct StampWriter {
 
 impl StampWriter {
     pub(crate) fn push(&mut self, out: &mut String, nanos: i64) {
-        let seconds = nanos.div_euclid(1_000_000_000);
-        let hour = seconds.div_euclid(3600);
+        // Unsigned division is cheaper; times before 1970 are rare.
+        let (hour, of_hour) = match u64::try_from(nanos) {
+            Ok(nanos) => {
+                let seconds = nanos / 1_000_000_000;
+                ((seconds / 3600) as i64, (seconds % 3600) as usize)
+            }
+            Err(_) => {
+                let seconds = nanos.div_euclid(1_000_000_000);
+                (seconds.div_euclid(3600), seconds.rem_euclid(3600) as usize)
+            }
+        };
         if self.hour != Some(hour) {
             self.remember(hour, nanos);
         }
@@ -131,7 +140,7 @@ impl StampWriter {
         if let Some(date_hour) = self.date_hour.get(..DATE_HOUR) {
             out.push_str(date_hour);
         }
-        let at = 6 * seconds.rem_euclid(3600) as usize;
+        let at = 6 * of_hour;
         if let Some(rest) = MINUTES_SECONDS.get(at..at + 6) {
             out.push_str(rest);
         }

@@ -78,13 +78,7 @@ pub(crate) fn page_json(page: &Page<'_>) -> String {
 fn push_job(out: &mut String, job: &JobRef<'_>, stamps: &mut [StampWriter; 2]) {
     // Ids and names almost never hold what JSON escapes; the store knows.
     let plain = job.is_plain();
-    let text = |out: &mut String, text: &str| {
-        if plain {
-            out.push_str(text);
-        } else {
-            push_json_escaped(out, text);
-        }
-    };
+    let text = |out: &mut String, text: &str| push_text(out, text, plain);
     let (create_time, status_time) = job.nanos();
     let parts = job.text_parts();
     out.push_str(match job.status() {
@@ -113,6 +107,16 @@ fn push_job(out: &mut String, job: &JobRef<'_>, stamps: &mut [StampWriter; 2]) {
     out.push_str(r#","extras":"#);
     out.push_str(parts.extras_json);
     out.push('}');
+}
+
+/// Appends `text` inside a JSON string: as it is when it is `plain`.
+#[inline(always)]
+fn push_text(out: &mut String, text: &str, plain: bool) {
+    if plain {
+        out.push_str(text);
+    } else {
+        push_json_escaped(out, text);
+    }
 }
 
 /// A page is written as the success answer of `DescribeClusterJobs`:
