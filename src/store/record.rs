@@ -333,33 +333,44 @@ impl Record {
         )
     }
 
-    /// Every part at once, cut in one pass.
-    fn parts(&self) -> TextParts<'_> {
+    /// The text cut into its parts, in the order of [`Part`], in one pass.
+    fn cut(&self) -> [&str; 6] {
         let mut rest: &str = &self.text;
-        let mut cut = self.part_lens().map(|len| {
-            // The lengths were taken from these very strings.
-            let (part, after) = rest.split_at_checked(len).unwrap_or((rest, ""));
-            rest = after;
-            part
-        });
+        let lens = self.part_lens();
+        let mut parts = [""; 6];
+        for (part, len) in parts.iter_mut().zip(lens) {
+            // The lengths were taken from these very strings when they
+            // were joined, so the cuts fall on their boundaries.
+            let (head, tail) = rest.split_at_checked(len).unwrap_or((rest, ""));
+            *part = head;
+            rest = tail;
+        }
+        parts[Part::Extras as usize] = rest;
+        parts
+    }
+
+    /// Every part at once.
+    fn parts(&self) -> TextParts<'_> {
+        let [
+            job_id,
+            directive_json,
+            error_codes,
+            resource_ids,
+            resources_json,
+            extras_json,
+        ] = self.cut();
         TextParts {
-            job_id: std::mem::take(&mut cut[0]),
-            directive_json: std::mem::take(&mut cut[1]),
-            error_codes: std::mem::take(&mut cut[2]),
-            resource_ids: std::mem::take(&mut cut[3]),
-            resources_json: std::mem::take(&mut cut[4]),
-            extras_json: rest,
+            job_id,
+            directive_json,
+            error_codes,
+            resource_ids,
+            resources_json,
+            extras_json,
         }
     }
 
     fn part(&self, part: Part) -> &str {
-        let lens = self.part_lens();
-        let i = part as usize;
-        let start: usize = lens[..i].iter().sum();
-        let end = lens.get(i).map_or(self.text.len(), |len| start + len);
-        // The lengths were taken from these very strings when they were
-        // joined, so the cuts fall on their boundaries.
-        &self.text[start..end]
+        self.cut()[part as usize]
     }
 
     /// The job's id.

@@ -411,3 +411,28 @@ impl<'de> serde::Deserialize<'de> for Query {
         text.parse().map_err(serde::de::Error::custom)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{decode_escapes, pairs};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The one-pass scan cuts a request as splitting it on `&`
+        /// (skipping empty pieces), each piece on its first `=`, and
+        /// decoding both sides does.
+        #[test]
+        fn the_scan_cuts_as_splitting_does(input in "[ab&=%+2Fé.]{0,40}") {
+            let split: Vec<_> = input
+                .split('&')
+                .filter(|piece| !piece.is_empty())
+                .map(|piece| {
+                    let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+                    (decode_escapes(name), decode_escapes(value))
+                })
+                .collect();
+            let scanned: Vec<_> = pairs(&input).collect();
+            prop_assert_eq!(scanned, split);
+        }
+    }
+}

@@ -45,15 +45,17 @@ impl Serialize for JobRef<'_> {
 }
 
 /// A page as `describe_json` answers it: byte for byte what [`Page`]'s
-/// `Serialize` writes through serde_json, but written by hand, copying
-/// what the store keeps in its wire form (the escaped directive, the
-/// compact JSON of `resources` and `extras`) and placing the times' digits
-/// from their nanoseconds. The test `the_written_page_is_serde_jsons` holds
-/// the two together.
+/// `Serialize` writes through serde_json, but written by hand into a
+/// string sized for the answer (when nothing needs escaping), copying what
+/// the store keeps in its wire form (the escaped directive, the compact
+/// JSON of `resources` and `extras`; ids and names as they are unless the
+/// store marked them as needing escapes) and each time as its remembered
+/// date and hour plus `mm:ssZ` from a table. The test
+/// `the_written_page_is_serde_jsons` holds the two together.
 pub(crate) fn page_json(page: &Page<'_>) -> String {
     let jobs = page.jobs();
-    // The element's keys, punctuation and times take 230 bytes: with
-    // nothing to escape, the answer fits without growing.
+    // An element's keys, punctuation, status and times take at most 210
+    // bytes: with nothing to escape, the answer fits without growing.
     let size: usize = jobs.iter().map(|job| 240 + job.text_len()).sum();
     let mut out = String::with_capacity(size + 96);
     out.push_str(r#"{"action":""#);
@@ -81,12 +83,9 @@ fn push_job(out: &mut String, job: &JobRef<'_>, stamps: &mut [StampWriter; 2]) {
     let text = |out: &mut String, text: &str| push_text(out, text, plain);
     let (create_time, status_time) = job.nanos();
     let parts = job.text_parts();
-    out.push_str(match job.status() {
-        Status::Pending => r#"{"status":"pending","job_id":""#,
-        Status::Working => r#"{"status":"working","job_id":""#,
-        Status::Failed => r#"{"status":"failed","job_id":""#,
-        Status::Successful => r#"{"status":"successful","job_id":""#,
-    });
+    out.push_str(r#"{"status":""#);
+    out.push_str(job.status().as_str());
+    out.push_str(r#"","job_id":""#);
     text(out, parts.job_id);
     out.push_str(r#"","directive":""#);
     out.push_str(parts.directive_json);
