@@ -351,21 +351,15 @@ impl Record {
 
     /// Every part at once.
     fn parts(&self) -> TextParts<'_> {
-        let [
-            job_id,
-            directive_json,
-            error_codes,
-            resource_ids,
-            resources_json,
-            extras_json,
-        ] = self.cut();
+        let cut = self.cut();
+        let part = |part: Part| cut[part as usize];
         TextParts {
-            job_id,
-            directive_json,
-            error_codes,
-            resource_ids,
-            resources_json,
-            extras_json,
+            job_id: part(Part::JobId),
+            directive_json: part(Part::Directive),
+            error_codes: part(Part::ErrorCodes),
+            resource_ids: part(Part::ResourceIds),
+            resources_json: part(Part::Resources),
+            extras_json: part(Part::Extras),
         }
     }
 
