@@ -390,9 +390,10 @@ impl Record {
 
     /// Whether the parts [`Record::plain`] speaks of need no escaping.
     pub(super) fn plain_parts(&self) -> bool {
-        [Part::JobId, Part::ErrorCodes, Part::ResourceIds]
+        let parts = self.parts();
+        [parts.job_id, parts.error_codes, parts.resource_ids]
             .into_iter()
-            .all(|part| !needs_json_escape(self.part(part)))
+            .all(|text| !needs_json_escape(text))
     }
 
     /// Every resource id the job involves, as [`Job::involved_resources`]
