@@ -580,6 +580,34 @@ pub(crate) enum Param {
     EndTime,
 }
 
+/// The longest parameter name.
+const LONGEST_NAME: usize = 10;
+
+/// The most parameter names of one length.
+const MOST_OF_A_LENGTH: usize = 3;
+
+/// [`Param::ALL`] by the length of the name, for [`Param::named`]; built
+/// when compiling, which fails if a name is longer than [`LONGEST_NAME`],
+/// if a length has too many names, or if two names of one length start
+/// with the same byte.
+const BY_LENGTH: [[Option<Param>; MOST_OF_A_LENGTH]; LONGEST_NAME + 1] = {
+    let mut table: [[Option<Param>; MOST_OF_A_LENGTH]; LONGEST_NAME + 1] =
+        [[None; MOST_OF_A_LENGTH]; LONGEST_NAME + 1];
+    let mut i = 0;
+    while i < Param::ALL.len() {
+        let name = Param::ALL[i].name().as_bytes();
+        let row = &mut table[name.len()];
+        let mut j = 0;
+        while let Some(other) = row[j] {
+            assert!(other.name().as_bytes()[0] != name[0], "two names alike");
+            j += 1;
+        }
+        row[j] = Some(Param::ALL[i]);
+        i += 1;
+    }
+    table
+};
+
 impl Param {
     /// Every parameter, in the order of the API page and its extensions.
     pub(crate) const ALL: [Param; 15] = [
@@ -601,7 +629,7 @@ impl Param {
     ];
 
     /// The wire name, without a list suffix.
-    pub(crate) fn name(self) -> &'static str {
+    pub(crate) const fn name(self) -> &'static str {
         match self {
             Param::Action => "action",
             Param::App => "app",
@@ -621,9 +649,17 @@ impl Param {
         }
     }
 
-    /// The parameter with this wire name.
+    /// The parameter with this wire name. Every request names several, and
+    /// most of a request's names are ones this call ignores, so the name's
+    /// length and first byte pick the one parameter it can be (no two
+    /// share both) before a single comparison.
     pub(crate) fn named(name: &str) -> Option<Param> {
-        Param::ALL.into_iter().find(|param| param.name() == name)
+        let first = *name.as_bytes().first()?;
+        let param = (*BY_LENGTH.get(name.len())?)
+            .into_iter()
+            .flatten()
+            .find(|param| param.name().as_bytes().first() == Some(&first))?;
+        (param.name() == name).then_some(param)
     }
 
     /// Whether it takes a list (`name.1`, `name.2`, …).

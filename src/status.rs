@@ -46,7 +46,7 @@ impl Status {
     ];
 
     /// The wire name: `pending`, `working`, `failed` or `successful`.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
             Status::Working => "working",

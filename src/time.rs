@@ -121,6 +121,8 @@ pub(crate) struct StampWriter {
 }
 
 impl StampWriter {
+    // Inlined at both of an element's times: a call costs a tenth of it.
+    #[inline(always)]
     pub(crate) fn push(&mut self, out: &mut String, nanos: i64) {
         // Unsigned division is cheaper; times before 1970 are rare.
         let (hour, of_hour) = match u64::try_from(nanos) {
@@ -411,28 +413,35 @@ mod tests {
             prop_assert_eq!(stamp(nanos), Stamp(from_nanos(nanos)).to_string());
         }
 
-        /// A run of times written by one [`StampWriter`], near each other
-        /// (the same hour, the next, the one before) and far apart, reads
-        /// as each written alone.
+        /// Runs of times written by two [`StampWriter`]s into one answer,
+        /// with other text between them (as a page writes each job's two
+        /// times), near each other (the same hour, the next, the one before)
+        /// and far apart, read as each written alone.
         #[test]
-        fn a_stamp_writer_writes_each_time_as_alone(
+        fn stamp_writers_write_each_time_as_alone(
             base in any::<i64>(),
             steps in proptest::collection::vec(
-                prop_oneof![
-                    -7_200_000_000_000i64..7_200_000_000_000,
-                    Just(1_000_000_000),
-                    Just(-1),
-                    any::<i64>(),
-                ],
+                (
+                    prop_oneof![
+                        -7_200_000_000_000i64..7_200_000_000_000,
+                        Just(1_000_000_000),
+                        Just(-1),
+                        any::<i64>(),
+                    ],
+                    any::<bool>(),
+                    "[a-z\":,]{0,12}",
+                ),
                 1..40,
             ),
         ) {
-            let mut writer = StampWriter::default();
-            let (mut nanos, mut written, mut alone) = (base, String::new(), String::new());
-            for step in steps {
+            let mut writers = [StampWriter::default(), StampWriter::default()];
+            let (mut nanos, mut written, mut alone) = (base, String::from("{"), String::from("{"));
+            for (step, second, between) in steps {
                 nanos = nanos.saturating_add(step);
-                writer.push(&mut written, nanos);
+                writers[usize::from(second)].push(&mut written, nanos);
                 push_stamp(&mut alone, nanos);
+                written.push_str(&between);
+                alone.push_str(&between);
                 prop_assert_eq!(&written, &alone);
             }
         }

@@ -40,6 +40,7 @@ use self::slots::Slots;
 pub use self::events::Applied;
 pub use self::plan::{Access, Page, Plan, PlanIndex};
 pub use self::record::JobRef;
+pub(crate) use self::record::RESOURCE_IDS_KEY;
 
 /// A status change that passed its checks.
 struct StatusStep {

@@ -259,16 +259,76 @@ pub(super) struct Record {
     pub(super) plain: bool,
 }
 
-/// A record's text fields at once, as [`JobRef`]'s accessors of the same
-/// names give them.
+/// A record's text cut into its parts: where each starts and ends, found
+/// in one pass over the lengths, and each part sliced only when asked for.
+#[derive(Clone, Copy)]
 pub(crate) struct TextParts<'a> {
-    pub(crate) job_id: &'a str,
-    pub(crate) directive_json: &'a str,
-    pub(crate) error_codes: &'a str,
-    pub(crate) resource_ids: &'a str,
-    pub(crate) resources_json: &'a str,
-    pub(crate) extras_json: &'a str,
+    text: &'a str,
+    /// By [`Part`]: where it starts and ends in `text`.
+    bounds: [(usize, usize); 6],
 }
+
+impl<'a> TextParts<'a> {
+    /// The part itself.
+    fn part(&self, part: Part) -> &'a str {
+        let (start, end) = self.bounds[part as usize];
+        // The lengths were taken from these very strings when they were
+        // joined, and the glue is ASCII, so the cuts fall on boundaries.
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    pub(crate) fn job_id(&self) -> &'a str {
+        self.part(Part::JobId)
+    }
+
+    pub(crate) fn directive_json(&self) -> &'a str {
+        self.part(Part::Directive)
+    }
+
+    pub(crate) fn error_codes(&self) -> &'a str {
+        self.part(Part::ErrorCodes)
+    }
+
+    pub(crate) fn resource_ids(&self) -> &'a str {
+        self.part(Part::ResourceIds)
+    }
+
+    /// From `error_codes` to the end of the job's `job_set` element, as an
+    /// answer writes it when `error_codes` and `resource_ids` need no
+    /// escaping: `…","resource_ids":"…","resources":…,"extras":…}`.
+    pub(crate) fn from_error_codes(&self) -> &'a str {
+        let (start, _) = self.bounds[Part::ErrorCodes as usize];
+        self.text.get(start..).unwrap_or("")
+    }
+
+    /// From the end of `resource_ids` to the end of the element:
+    /// `","resources":…,"extras":…}`.
+    pub(crate) fn after_resource_ids(&self) -> &'a str {
+        let (_, end) = self.bounds[Part::ResourceIds as usize];
+        self.text.get(end..).unwrap_or("")
+    }
+}
+
+/// What an answer writes between `error_codes` and `resource_ids`.
+pub(crate) const RESOURCE_IDS_KEY: &str = r#"","resource_ids":""#;
+
+/// What [`Record::text`] keeps after each of its parts, in the order of
+/// [`Part`]: from `error_codes` on, the JSON an answer writes between them
+/// and to the end of the job's element, so an answer copies the end of
+/// the element as one piece ([`TextParts::from_error_codes`]). It costs
+/// 44 bytes a job.
+const GLUE: [&str; 6] = [
+    "",
+    "",
+    RESOURCE_IDS_KEY,
+    r#"","resources":"#,
+    r#","extras":"#,
+    "}",
+];
+
+// [`Record::parts`] cuts no glue after the id and the directive.
+const _: () =
+    assert!(GLUE[Part::JobId as usize].is_empty() && GLUE[Part::Directive as usize].is_empty());
 
 /// The parts of [`Record::text`], in order.
 #[derive(Clone, Copy)]
@@ -308,19 +368,6 @@ impl Record {
         record
     }
 
-    /// The lengths of the text's parts but the last (`extras` runs to the
-    /// end).
-    fn part_lens(&self) -> [usize; 5] {
-        let lens = self.lens;
-        [
-            usize::from(lens.job_id),
-            lens.directive as usize,
-            usize::from(lens.error_codes),
-            usize::from(lens.resource_ids),
-            lens.resources as usize,
-        ]
-    }
-
     /// Everything but the interned names, which only mean something within
     /// one store.
     fn content(&self) -> (Status, i64, i64, &str, FieldLens) {
@@ -333,38 +380,33 @@ impl Record {
         )
     }
 
-    /// The text cut into its parts, in the order of [`Part`], in one pass.
-    fn cut(&self) -> [&str; 6] {
-        let mut rest: &str = &self.text;
-        let lens = self.part_lens();
-        let mut parts = [""; 6];
-        for (part, len) in parts.iter_mut().zip(lens) {
-            // The lengths were taken from these very strings when they
-            // were joined, so the cuts fall on their boundaries.
-            let (head, tail) = rest.split_at_checked(len).unwrap_or((rest, ""));
-            *part = head;
-            rest = tail;
-        }
-        parts[Part::Extras as usize] = rest;
-        parts
-    }
-
-    /// Every part at once.
+    /// The text cut into its parts.
     fn parts(&self) -> TextParts<'_> {
-        let cut = self.cut();
-        let part = |part: Part| cut[part as usize];
+        let lens = self.lens;
+        let lens = [
+            usize::from(lens.job_id),
+            lens.directive as usize,
+            usize::from(lens.error_codes),
+            usize::from(lens.resource_ids),
+            lens.resources as usize,
+        ];
+        let mut bounds = [(0, 0); 6];
+        let mut start = 0;
+        for (at, len) in lens.into_iter().enumerate() {
+            bounds[at] = (start, start + len);
+            start += len + GLUE[at].len();
+        }
+        let extras = Part::Extras as usize;
+        let end = self.text.len().saturating_sub(GLUE[extras].len());
+        bounds[extras] = (start.min(end), end);
         TextParts {
-            job_id: part(Part::JobId),
-            directive_json: part(Part::Directive),
-            error_codes: part(Part::ErrorCodes),
-            resource_ids: part(Part::ResourceIds),
-            resources_json: part(Part::Resources),
-            extras_json: part(Part::Extras),
+            text: &self.text,
+            bounds,
         }
     }
 
     fn part(&self, part: Part) -> &str {
-        self.cut()[part as usize]
+        self.parts().part(part)
     }
 
     /// The job's id.
@@ -391,7 +433,7 @@ impl Record {
     /// Whether the parts [`Record::plain`] speaks of need no escaping.
     pub(super) fn plain_parts(&self) -> bool {
         let parts = self.parts();
-        [parts.job_id, parts.error_codes, parts.resource_ids]
+        [parts.job_id(), parts.error_codes(), parts.resource_ids()]
             .into_iter()
             .all(|text| !needs_json_escape(text))
     }
@@ -408,11 +450,14 @@ impl Record {
     }
 }
 
-/// The parts one after the other, in one allocation.
+/// The parts one after the other, each followed by its [`GLUE`], in one
+/// allocation.
 fn concat(parts: [&str; 6]) -> Box<str> {
-    let mut text = String::with_capacity(parts.iter().map(|part| part.len()).sum());
-    for part in parts {
+    let glue: usize = GLUE.iter().map(|glue| glue.len()).sum();
+    let mut text = String::with_capacity(parts.iter().map(|part| part.len()).sum::<usize>() + glue);
+    for (part, glue) in parts.into_iter().zip(GLUE) {
         text.push_str(part);
+        text.push_str(glue);
     }
     text.into_boxed_str()
 }
@@ -491,7 +536,8 @@ impl<'a> JobRef<'a> {
             && self.names.is_plain(self.record.action)
     }
 
-    /// The length of all its text fields and names together.
+    /// The length of all its text fields and names together, and of the
+    /// JSON its text keeps between them.
     pub(crate) fn text_len(&self) -> usize {
         self.record.text.len() + self.owner().len() + self.job_action().len()
     }

@@ -60,37 +60,28 @@ fn classify(name: &str) -> Result<Option<Slot>, String> {
 /// whether its bytes were UTF-8 (if not, the text is the lossy reading,
 /// fit only to be quoted in an error).
 fn pairs(input: &str) -> impl Iterator<Item = (Decoded<'_>, Decoded<'_>)> {
-    /// What the scan does at a byte: 0 passes it, 1 ends a piece (`&`),
-    /// 2 may end a name (`=`), 3 must be decoded (`%`, `+`).
-    const STOPS: [u8; 256] = {
-        let mut stops = [0; 256];
-        stops[b'&' as usize] = 1;
-        stops[b'=' as usize] = 2;
-        stops[b'%' as usize] = 3;
-        stops[b'+' as usize] = 3;
-        stops
-    };
     let bytes = input.as_bytes();
     let mut at = 0;
     std::iter::from_fn(move || {
         // One pass: where the piece ends, where its first `=` is, and
         // whether each side has anything to decode.
-        while let Some(rest) = bytes.get(at..).filter(|rest| !rest.is_empty()) {
+        while at < bytes.len() {
             let start = at;
             let mut end = bytes.len();
             let mut eq = None;
             let mut coded = [false; 2];
-            for (i, &byte) in rest.iter().enumerate() {
-                match STOPS[usize::from(byte)] {
-                    0 => {}
-                    1 => {
-                        end = start + i;
+            let mut from = start;
+            while let Some(stop) = next_stop(bytes, from) {
+                match bytes[stop] {
+                    b'&' => {
+                        end = stop;
                         break;
                     }
-                    2 if eq.is_none() => eq = Some(start + i),
-                    2 => {}
+                    b'=' if eq.is_none() => eq = Some(stop),
+                    b'=' => {}
                     _ => coded[usize::from(eq.is_some())] = true,
                 }
+                from = stop + 1;
             }
             at = end + 1;
             if end == start {
@@ -106,6 +97,39 @@ fn pairs(input: &str) -> impl Iterator<Item = (Decoded<'_>, Decoded<'_>)> {
         }
         None
     })
+}
+
+/// Where the first of `&`, `=`, `%` and `+` is in `bytes` from `from` on:
+/// eight bytes at a time, as a request's pieces are a few words long.
+fn next_stop(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // The high bit of each byte of `word` that equals `byte`, and perhaps
+    // of bytes after it (a borrow), never before: the lowest bit set is
+    // the first match.
+    let matches = |word: u64, byte: u8| {
+        let diff = word ^ (ONES * u64::from(byte));
+        diff.wrapping_sub(ONES) & !diff & HIGHS
+    };
+    let rest = bytes.get(from..)?;
+    let mut words = rest.chunks_exact(8);
+    let mut seen = 0;
+    for chunk in words.by_ref() {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let found =
+            matches(word, b'&') | matches(word, b'=') | matches(word, b'%') | matches(word, b'+');
+        if found != 0 {
+            return Some(from + seen + found.trailing_zeros() as usize / 8);
+        }
+        seen += 8;
+    }
+    let tail = words.remainder();
+    let at = tail
+        .iter()
+        .position(|&byte| matches!(byte, b'&' | b'=' | b'%' | b'+'))?;
+    Some(from + seen + at)
 }
 
 /// One decoded part of a pair: the text, and whether it was valid UTF-8.

@@ -11,7 +11,7 @@ use crate::chars::push_json_escaped;
 use crate::error::Error;
 use crate::extras::raw_json;
 use crate::status::Status;
-use crate::store::{JobRef, Page};
+use crate::store::{JobRef, Page, RESOURCE_IDS_KEY};
 use crate::time::{Stamp, StampWriter, timestamp};
 
 /// The `action` of a success answer.
@@ -54,9 +54,10 @@ impl Serialize for JobRef<'_> {
 /// `the_written_page_is_serde_jsons` holds the two together.
 pub(crate) fn page_json(page: &Page<'_>) -> String {
     let jobs = page.jobs();
-    // An element's keys, punctuation, status and times take at most 210
-    // bytes: with nothing to escape, the answer fits without growing.
-    let size: usize = jobs.iter().map(|job| 240 + job.text_len()).sum();
+    // An element's keys, punctuation, status and times take at most 211
+    // bytes, 44 of which the store keeps in the record's text: with
+    // nothing to escape, the answer fits without growing.
+    let size: usize = jobs.iter().map(|job| 170 + job.text_len()).sum();
     let mut out = String::with_capacity(size + 96);
     out.push_str(r#"{"action":""#);
     out.push_str(RESPONSE_ACTION);
@@ -66,29 +67,89 @@ pub(crate) fn page_json(page: &Page<'_>) -> String {
     out.push_str(r#","job_set":["#);
     let mut stamps = [StampWriter::default(), StampWriter::default()];
     for (n, job) in jobs.iter().enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        push_job(&mut out, job, &mut stamps);
+        push_job(&mut out, job, OPENINGS[usize::from(n > 0)], &mut stamps);
     }
     out.push_str(r#"],"ret_code":0}"#);
     out
 }
 
-/// One element of `job_set`, as [`JobRef`]'s `Serialize` writes it, with
-/// a writer for each of its two times.
-fn push_job(out: &mut String, job: &JobRef<'_>, stamps: &mut [StampWriter; 2]) {
+/// How much room an element's opening takes at most.
+const OPENING_ROOM: usize = 40;
+
+/// The opening of a `job_set` element up to its job id,
+/// `{"status":"…","job_id":"`, for each status (by [`Status::index`]):
+/// first for the first element, then with the `,` that goes before any
+/// other. Joined when compiling, from [`Status::as_str`].
+static OPENING_BYTES: [[([u8; OPENING_ROOM], usize); 4]; 2] = {
+    let mut all = [[([0; OPENING_ROOM], 0); 4]; 2];
+    let mut later = 0;
+    while later < 2 {
+        let mut s = 0;
+        while s < Status::ALL.len() {
+            let before = if later == 0 { "" } else { "," };
+            let parts = [
+                before,
+                r#"{"status":""#,
+                Status::ALL[s].as_str(),
+                r#"","job_id":""#,
+            ];
+            let (bytes, len) = &mut all[later][s];
+            let mut p = 0;
+            while p < parts.len() {
+                let part = parts[p].as_bytes();
+                let mut b = 0;
+                while b < part.len() {
+                    bytes[*len] = part[b];
+                    *len += 1;
+                    b += 1;
+                }
+                p += 1;
+            }
+            s += 1;
+        }
+        later += 1;
+    }
+    all
+};
+
+/// [`OPENING_BYTES`] as text.
+static OPENINGS: [[&str; 4]; 2] = {
+    let mut all = [[""; 4]; 2];
+    let mut later = 0;
+    while later < 2 {
+        let mut s = 0;
+        while s < 4 {
+            let (bytes, len) = &OPENING_BYTES[later][s];
+            all[later][s] = match std::str::from_utf8(bytes.split_at(*len).0) {
+                Ok(text) => text,
+                Err(_) => panic!("the openings are ASCII"),
+            };
+            s += 1;
+        }
+        later += 1;
+    }
+    all
+};
+
+/// One element of `job_set`, as [`JobRef`]'s `Serialize` writes it, after
+/// its opening (one of [`OPENINGS`]), with a writer for each of its two
+/// times.
+#[inline]
+fn push_job(
+    out: &mut String,
+    job: &JobRef<'_>,
+    openings: [&str; 4],
+    stamps: &mut [StampWriter; 2],
+) {
     // Ids and names almost never hold what JSON escapes; the store knows.
     let plain = job.is_plain();
     let text = |out: &mut String, text: &str| push_text(out, text, plain);
     let (create_time, status_time) = job.nanos();
     let parts = job.text_parts();
-    out.push_str(r#"{"status":""#);
-    out.push_str(job.status().as_str());
-    out.push_str(r#"","job_id":""#);
-    text(out, parts.job_id);
+    out.push_str(openings[job.status().index()]);
+    text(out, parts.job_id());
     out.push_str(r#"","directive":""#);
-    out.push_str(parts.directive_json);
+    out.push_str(parts.directive_json());
     out.push_str(r#"","job_action":""#);
     text(out, job.job_action());
     out.push_str(r#"","create_time":""#);
@@ -98,14 +159,15 @@ fn push_job(out: &mut String, job: &JobRef<'_>, stamps: &mut [StampWriter; 2]) {
     out.push_str(r#"","status_time":""#);
     stamps[1].push(out, status_time);
     out.push_str(r#"","error_codes":""#);
-    text(out, parts.error_codes);
-    out.push_str(r#"","resource_ids":""#);
-    text(out, parts.resource_ids);
-    out.push_str(r#"","resources":"#);
-    out.push_str(parts.resources_json);
-    out.push_str(r#","extras":"#);
-    out.push_str(parts.extras_json);
-    out.push('}');
+    if plain {
+        // The store keeps the rest of the element as the answer writes it.
+        out.push_str(parts.from_error_codes());
+    } else {
+        push_json_escaped(out, parts.error_codes());
+        out.push_str(RESOURCE_IDS_KEY);
+        push_json_escaped(out, parts.resource_ids());
+        out.push_str(parts.after_resource_ids());
+    }
 }
 
 /// Appends `text` inside a JSON string: as it is when it is `plain`.
