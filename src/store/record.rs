@@ -296,7 +296,7 @@ impl<'a> TextParts<'a> {
     /// From `error_codes` to the end of the job's `job_set` element, as an
     /// answer writes it when `error_codes` and `resource_ids` need no
     /// escaping: `…","resource_ids":"…","resources":…,"extras":…}`.
-    pub(crate) fn from_error_codes(&self) -> &'a str {
+    pub(crate) fn error_codes_on(&self) -> &'a str {
         let (start, _) = self.bounds[Part::ErrorCodes as usize];
         self.text.get(start..).unwrap_or("")
     }
@@ -315,7 +315,7 @@ pub(crate) const RESOURCE_IDS_KEY: &str = r#"","resource_ids":""#;
 /// What [`Record::text`] keeps after each of its parts, in the order of
 /// [`Part`]: from `error_codes` on, the JSON an answer writes between them
 /// and to the end of the job's element, so an answer copies the end of
-/// the element as one piece ([`TextParts::from_error_codes`]). It costs
+/// the element as one piece ([`TextParts::error_codes_on`]). It costs
 /// 44 bytes a job.
 const GLUE: [&str; 6] = [
     "",

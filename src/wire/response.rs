@@ -161,7 +161,7 @@ fn push_job(
     out.push_str(r#"","error_codes":""#);
     if plain {
         // The store keeps the rest of the element as the answer writes it.
-        out.push_str(parts.from_error_codes());
+        out.push_str(parts.error_codes_on());
     } else {
         push_json_escaped(out, parts.error_codes());
         out.push_str(RESOURCE_IDS_KEY);
