@@ -56,10 +56,9 @@ fn classify(name: &str) -> Result<Option<Slot>, String> {
 
 /// The `name=value` pairs of an `application/x-www-form-urlencoded`
 /// string, in order: split on `&` (empty pieces skipped) and the first
-/// `=`, `+` read as a space and `%XX` as a byte. Each part is its text and
-/// whether its bytes were UTF-8 (if not, the text is the lossy reading,
-/// fit only to be quoted in an error).
-fn pairs(input: &str) -> impl Iterator<Item = (Decoded<'_>, Decoded<'_>)> {
+/// `=`, each side as written and whether it holds a `+` or `%` that
+/// [`decode`] reads (`+` as a space and `%XX` as a byte).
+fn pairs(input: &str) -> impl Iterator<Item = (&str, &str, [bool; 2])> {
     let bytes = input.as_bytes();
     let mut at = 0;
     std::iter::from_fn(move || {
@@ -92,8 +91,8 @@ fn pairs(input: &str) -> impl Iterator<Item = (Decoded<'_>, Decoded<'_>)> {
                 None => (start..end, end..end),
             };
             // The cuts are at ASCII bytes, so on character boundaries.
-            let part = |range, coded| decode(input.get(range).unwrap_or_default(), coded);
-            return Some((part(name, coded[0]), part(value, coded[1])));
+            let part = |range| input.get(range).unwrap_or_default();
+            return Some((part(name), part(value), coded));
         }
         None
     })
@@ -135,7 +134,9 @@ fn next_stop(bytes: &[u8], from: usize) -> Option<usize> {
 /// One decoded part of a pair: the text, and whether it was valid UTF-8.
 type Decoded<'a> = (Cow<'a, str>, bool);
 
-/// Decodes `raw`, which holds a `%` or `+` only if `coded`.
+/// Decodes `raw`, which holds a `%` or `+` only if `coded`: its text and
+/// whether its bytes were UTF-8 (if not, the text is the lossy reading,
+/// fit only to be quoted in an error).
 #[inline]
 fn decode(raw: &str, coded: bool) -> Decoded<'_> {
     if coded {
@@ -265,7 +266,8 @@ pub(crate) fn parse(input: &str) -> Result<Query, Error> {
     let mut app_given = false;
     let mut seen = Given::new();
     let mut job_ids: Vec<(Option<u64>, String)> = Vec::new();
-    for ((name, _), (value, utf8)) in pairs(input) {
+    for (name, value, coded) in pairs(input) {
+        let ((name, _), (value, utf8)) = (decode(name, coded[0]), decode(value, coded[1]));
         let slot = match classify(&name) {
             Ok(Some(slot)) => slot,
             Ok(None) => continue,
@@ -438,7 +440,7 @@ impl<'de> serde::Deserialize<'de> for Query {
 
 #[cfg(test)]
 mod tests {
-    use super::{decode_escapes, pairs};
+    use super::{decode, decode_escapes, pairs};
     use proptest::prelude::*;
 
     proptest! {
@@ -455,7 +457,9 @@ mod tests {
                     (decode_escapes(name), decode_escapes(value))
                 })
                 .collect();
-            let scanned: Vec<_> = pairs(&input).collect();
+            let scanned: Vec<_> = pairs(&input)
+                .map(|(name, value, coded)| (decode(name, coded[0]), decode(value, coded[1])))
+                .collect();
             prop_assert_eq!(scanned, split);
         }
     }
