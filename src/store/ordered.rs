@@ -72,6 +72,28 @@ struct Chunk {
 }
 
 impl Chunk {
+    /// How many of its entries below `key` have a status in `set`: found
+    /// by halving, then counted on the shorter side of it (the chunk
+    /// counts its statuses).
+    fn rank(&self, set: StatusSet, key: Key) -> usize {
+        let at = self.entries.partition_point(|entry| entry.key() < key);
+        if set == StatusSet::ALL {
+            return at;
+        }
+        let count = |entries: &[Entry]| {
+            entries
+                .iter()
+                .filter(|entry| set.contains(entry.status()))
+                .count()
+        };
+        let (below, above) = self.entries.split_at(at);
+        if below.len() <= above.len() {
+            count(below)
+        } else {
+            set.sum(&self.counts).saturating_sub(count(above))
+        }
+    }
+
     fn new(entries: Vec<Entry>) -> Chunk {
         let mut counts = [0; 4];
         for entry in &entries {
@@ -398,12 +420,7 @@ impl OrderedList {
             i &= i - 1;
         }
         if let Some(chunk) = self.chunks.get(at) {
-            below += chunk
-                .entries
-                .iter()
-                .take_while(|entry| entry.key() < key)
-                .filter(|entry| set.contains(entry.status()))
-                .count();
+            below += chunk.rank(set, key);
         }
         below
     }

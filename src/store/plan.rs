@@ -290,7 +290,7 @@ struct Filter<'q> {
 }
 
 /// The keys `lo..hi` of an order.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Bounds {
     lo: Key,
     hi: Key,
@@ -595,10 +595,16 @@ impl JobStore {
         let list = scope.list(query.sort_key());
         let set = filter.statuses;
         let limit = query.page_limit() as usize;
-        let ranks = filter.page.ranks(list, set);
+        let counted = filter.window.ranks(list, set);
+        // Without `after`, the page is taken from what is counted.
+        let ranks = if filter.page == filter.window {
+            counted.clone()
+        } else {
+            filter.page.ranks(list, set)
+        };
         let positions = list.page_in(set, query.order(), ranks, query.offset(), limit);
         Answer {
-            total_count: filter.window.ranks(list, set).len() as u64,
+            total_count: counted.len() as u64,
             jobs: positions.into_iter().map(|pos| self.job_at(pos)).collect(),
             scanned: 0,
         }
