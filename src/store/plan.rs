@@ -704,16 +704,28 @@ impl JobStore {
             };
         }
         let newest_first = query.order() == Order::NewestFirst;
-        let order = |a: &Key, b: &Key| {
-            if newest_first { b.cmp(a) } else { a.cmp(b) }
-        };
         // Only the first offset + limit jobs of the order need sorting.
         let end = query.offset().saturating_add(query.page_limit());
         if end < paged {
-            keys.select_nth_unstable_by(end as usize, order);
-            keys.truncate(end as usize);
+            if newest_first {
+                let cut = (paged - end) as usize;
+                keys.select_nth_unstable(cut);
+                keys.drain(..cut);
+            } else {
+                keys.select_nth_unstable(end as usize);
+                keys.truncate(end as usize);
+            }
         }
-        keys.sort_unstable_by(order);
+        // Sorted ascending, then turned for newest first: candidates that
+        // come in time order either way (postings do, and listed ids
+        // often) sort in one pass.
+        if keys.is_sorted_by(|a, b| a >= b) {
+            keys.reverse();
+        }
+        keys.sort_unstable();
+        if newest_first {
+            keys.reverse();
+        }
         let jobs = keys
             .into_iter()
             .skip(usize::try_from(query.offset()).unwrap_or(usize::MAX))
