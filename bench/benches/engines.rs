@@ -14,7 +14,7 @@ use criterion::{
     measurement::WallTime,
 };
 use joblog::chrono::{self, DateTime, Utc};
-use joblog::{Caller, Job, JobStore, Query, Status};
+use joblog::{Applied, Caller, Event, Job, JobStore, Query, Status};
 use joblog_bench::dataset;
 use joblog_bench::peers::{self, BTree, Naive, Sqlite};
 
@@ -341,6 +341,33 @@ fn ingest(c: &mut Criterion, world: &World) {
         )
     });
     group.finish();
+
+    // Replay: the data set's change events (its inserts, as a log holds
+    // them) applied to an empty store, as a replica catching up does.
+    let mut log = JobStore::new();
+    let events: Vec<Event> = jobs
+        .iter()
+        .map(|job| log.insert(job.clone()).expect("valid"))
+        .collect();
+    drop(log);
+    let mut group = new_group(c, "ingest/apply", n);
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function(BenchmarkId::new("joblog", n), |b| {
+        b.iter_batched(
+            JobStore::new,
+            |mut store| {
+                for event in &events {
+                    let applied = store.apply(event).expect("the next revision");
+                    assert_eq!(applied, Applied::Changed);
+                }
+                assert_eq!(store.len(), n);
+                store
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+    drop(events);
 
     // Building whole: every job checked as an insert checks it, each index
     // sorted once.

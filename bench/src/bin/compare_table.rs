@@ -216,6 +216,12 @@ fn main() -> ExitCode {
     let rates = [
         ("ingest/insert", "joblog", 1e6, "inserts one by one: 1M/s"),
         ("ingest/build", "joblog", 3e6, "bulk build: 3M/s"),
+        (
+            "ingest/apply",
+            "joblog",
+            1e6,
+            "events applied to an empty store: 1M/s",
+        ),
         ("snapshot", "read_json", 3e6, "snapshot read, JSON: 3M/s"),
         (
             "snapshot",
