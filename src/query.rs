@@ -721,5 +721,19 @@ mod tests {
             assert_eq!(Param::named(param.name()), Some(param));
         }
         assert_eq!(Param::named("jobs.1"), None);
+        // Names one byte off a parameter's, of its length or not, and
+        // names no parameter is as long as.
+        for near in [
+            "statux",
+            "apx",
+            "ap",
+            "",
+            "Status",
+            "limits",
+            "owneR",
+            "job_actions",
+        ] {
+            assert_eq!(Param::named(near), None, "{near}");
+        }
     }
 }

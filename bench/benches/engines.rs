@@ -195,9 +195,9 @@ fn new_group<'c>(c: &'c mut Criterion, name: &str, n: usize) -> BenchmarkGroup<'
 }
 
 /// A group of queries: 30 samples of equal length, so a median holds on a
-/// shared, noisy machine (ten samples of one first page spread over 2×),
-/// while the slowest peer's query (the naive scan at 1M jobs, about 70 ms)
-/// still fits the measurement time.
+/// shared, noisy machine (ten samples of one first page spread over 2×).
+/// The naive scans at 1M jobs (70–110 ms a query) stretch past the
+/// measurement time, by a second or two a group.
 fn query_group<'c>(c: &'c mut Criterion, name: &str, n: usize) -> BenchmarkGroup<'c, WallTime> {
     let mut group = new_group(c, name, n);
     group.sample_size(30);

@@ -713,6 +713,12 @@ impl JobStore {
             if record.plain != record.plain_parts() {
                 return Err(format!("{} is marked plain wrongly", job.job_id()));
             }
+            if !record.text_is_joined() {
+                return Err(format!(
+                    "the text of {} is not its parts joined",
+                    job.job_id()
+                ));
+            }
             let resources = record.involved_resources();
             let resources: Vec<&str> = resources.iter().map(String::as_str).collect();
             if resources != owned.involved_resources() {
@@ -768,4 +774,29 @@ fn index(apps: &mut SymMap<AppIndex>, pos: u32, record: &Record, resources: &[&s
     apps.entry(record.app)
         .or_default()
         .insert(pos, record, resources);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The invariant checker reads each record's text as its parts joined.
+    #[test]
+    fn the_checker_finds_a_text_that_is_not_its_parts_joined() {
+        let mut store = JobStore::new();
+        let at = DateTime::UNIX_EPOCH;
+        let job = Job::new("j-1", "a", "u", "RunJob", Status::Pending, at);
+        store.insert(job).expect("valid job");
+        assert_eq!(store.check_invariants(), Ok(()));
+        let pos = store.position("j-1").expect("the job");
+        store
+            .records
+            .get_mut(pos)
+            .expect("the job")
+            .break_glue_for_test();
+        assert_eq!(
+            store.check_invariants(),
+            Err("the text of j-1 is not its parts joined".to_owned())
+        );
+    }
 }

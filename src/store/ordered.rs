@@ -90,6 +90,10 @@ impl Chunk {
         if below.len() <= above.len() {
             count(below)
         } else {
+            debug_assert!(
+                set.sum(&self.counts) >= count(above),
+                "chunk counts drifted"
+            );
             set.sum(&self.counts).saturating_sub(count(above))
         }
     }

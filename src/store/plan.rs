@@ -708,8 +708,10 @@ impl JobStore {
         let end = query.offset().saturating_add(query.page_limit());
         if end < paged {
             if newest_first {
+                // The last `end` keys: those from `cut` on (at least one
+                // goes, as `end < paged`; all do for a limit of 0).
                 let cut = (paged - end) as usize;
-                keys.select_nth_unstable(cut);
+                keys.select_nth_unstable(cut - 1);
                 keys.drain(..cut);
             } else {
                 keys.select_nth_unstable(end as usize);

@@ -266,9 +266,15 @@ pub(crate) fn parse(input: &str) -> Result<Query, Error> {
     let mut app_given = false;
     let mut seen = Given::new();
     let mut job_ids: Vec<(Option<u64>, String)> = Vec::new();
-    for (name, value, coded) in pairs(input) {
-        let ((name, _), (value, utf8)) = (decode(name, coded[0]), decode(value, coded[1]));
-        let slot = match classify(&name) {
+    for (name, raw_value, coded) in pairs(input) {
+        let (name, _) = decode(name, coded[0]);
+        // A value is decoded only for a parameter this call reads.
+        let slot = classify(&name);
+        if let Ok(None) = slot {
+            continue;
+        }
+        let (value, utf8) = decode(raw_value, coded[1]);
+        let slot = match slot {
             Ok(Some(slot)) => slot,
             Ok(None) => continue,
             Err(reason) => return Err(Error::invalid_parameter(name, &value, reason)),
@@ -448,7 +454,7 @@ mod tests {
         /// (skipping empty pieces), each piece on its first `=`, and
         /// decoding both sides does.
         #[test]
-        fn the_scan_cuts_as_splitting_does(input in "[ab&=%+2Fé.]{0,40}") {
+        fn the_scan_cuts_as_splitting_does(input in "[ab&=%+2Fé.$'*<>%,]{0,40}") {
             let split: Vec<_> = input
                 .split('&')
                 .filter(|piece| !piece.is_empty())

@@ -54,8 +54,8 @@ impl Serialize for JobRef<'_> {
 /// `the_written_page_is_serde_jsons` holds the two together.
 pub(crate) fn page_json(page: &Page<'_>) -> String {
     let jobs = page.jobs();
-    // An element's keys, punctuation, status and times take at most 211
-    // bytes, 44 of which the store keeps in the record's text: with
+    // An element's keys, punctuation, status and times take at most 210
+    // bytes, 43 of which the store keeps in the record's text: with
     // nothing to escape, the answer fits without growing.
     let size: usize = jobs.iter().map(|job| 170 + job.text_len()).sum();
     let mut out = String::with_capacity(size + 96);
@@ -118,7 +118,9 @@ static OPENINGS: [[&str; 4]; 2] = {
     let mut later = 0;
     while later < 2 {
         let mut s = 0;
-        while s < 4 {
+        while s < Status::ALL.len() {
+            // Read by `Status::index`.
+            assert!(Status::ALL[s] as usize == s);
             let (bytes, len) = &OPENING_BYTES[later][s];
             all[later][s] = match std::str::from_utf8(bytes.split_at(*len).0) {
                 Ok(text) => text,

@@ -226,6 +226,31 @@ fn limit_is_capped_at_100_and_zero_counts_only() {
             .build(),
     );
     assert_eq!((total, page.len()), (150, 0));
+    // The plans that sort their candidates (listed ids, a cluster's
+    // postings) count only too, in either order and deep.
+    let mut store = JobStore::new();
+    for i in 0..150 {
+        let mut job = job(&format!("j-{i}"), "a", "u", i);
+        job.resource_ids = "cl-1".into();
+        store.insert(job).unwrap();
+    }
+    let listed = (0..30).fold(Query::builder("a"), |q, i| q.job_id(format!("j-{i}")));
+    let cluster = Query::builder("a").cluster("cl-1");
+    for (query, want) in [(listed, 30u64), (cluster, 150)] {
+        for order in [Order::NewestFirst, Order::OldestFirst] {
+            for (offset, limit) in [(0, 0), (5, 0), (0, 3), (want - 1, 3)] {
+                let q = query
+                    .clone()
+                    .order(order)
+                    .offset(offset)
+                    .limit(limit)
+                    .build();
+                let (total, page) = ids(&store, &u, &q);
+                assert_eq!(total, want, "{q}");
+                assert_eq!(page.len() as u64, limit.min(want - offset), "{q}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -565,6 +565,10 @@ fn written_pages_follow_failures_and_reused_names() {
     store.fail("j-1", at(12), "E\"1\n").unwrap();
     assert_eq!(store.get("j-1").unwrap().error_codes(), "E\"1\n");
     assert_eq!(same(&store), 12);
+    // A plain keeper fails with plain codes: its element's end is copied
+    // whole, with the new codes in it.
+    store.fail("k-3", at(25), "E42").unwrap();
+    assert_eq!(same(&store), 12);
     // Both go, and their four names with them, two of them plain. Four
     // names that need escapes come next and take those numbers.
     store.prune_finished(at(20)).unwrap();
