@@ -440,7 +440,7 @@ impl Record {
         self.plain = self.plain_parts();
     }
 
-    /// Whether the text is its parts joined as [`concat`] joins them, each
+    /// Whether the text is its parts joined as [`concat()`] joins them, each
     /// followed by its [`GLUE`] (which answers copy as they are).
     pub(super) fn text_is_joined(&self) -> bool {
         *concat(self.parts().all()) == *self.text
