@@ -98,8 +98,12 @@ fn pairs(input: &str) -> impl Iterator<Item = (&str, &str, [bool; 2])> {
     })
 }
 
-/// Where the first of `&`, `=`, `%` and `+` is in `bytes` from `from` on:
-/// eight bytes at a time, as a request's pieces are a few words long.
+/// The bytes the scan of a request stops at: `&` ends a piece, the first
+/// `=` ends its name, `%` and `+` are decoded.
+const STOP_BYTES: [u8; 4] = [b'&', b'=', b'%', b'+'];
+
+/// Where the first of [`STOP_BYTES`] is in `bytes` from `from` on: eight
+/// bytes at a time, as a request's pieces are a few words long.
 fn next_stop(bytes: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
@@ -117,17 +121,16 @@ fn next_stop(bytes: &[u8], from: usize) -> Option<usize> {
         let mut word = [0; 8];
         word.copy_from_slice(chunk);
         let word = u64::from_le_bytes(word);
-        let found =
-            matches(word, b'&') | matches(word, b'=') | matches(word, b'%') | matches(word, b'+');
+        let found = STOP_BYTES
+            .into_iter()
+            .fold(0, |found, byte| found | matches(word, byte));
         if found != 0 {
             return Some(from + seen + found.trailing_zeros() as usize / 8);
         }
         seen += 8;
     }
     let tail = words.remainder();
-    let at = tail
-        .iter()
-        .position(|&byte| matches!(byte, b'&' | b'=' | b'%' | b'+'))?;
+    let at = tail.iter().position(|byte| STOP_BYTES.contains(byte))?;
     Some(from + seen + at)
 }
 
@@ -268,15 +271,15 @@ pub(crate) fn parse(input: &str) -> Result<Query, Error> {
     let mut job_ids: Vec<(Option<u64>, String)> = Vec::new();
     for (name, raw_value, coded) in pairs(input) {
         let (name, _) = decode(name, coded[0]);
+        let slot = match classify(&name) {
+            Ok(Some(slot)) => Ok(slot),
+            Ok(None) => continue,
+            Err(reason) => Err(reason),
+        };
         // A value is decoded only for a parameter this call reads.
-        let slot = classify(&name);
-        if let Ok(None) = slot {
-            continue;
-        }
         let (value, utf8) = decode(raw_value, coded[1]);
         let slot = match slot {
-            Ok(Some(slot)) => slot,
-            Ok(None) => continue,
+            Ok(slot) => slot,
             Err(reason) => return Err(Error::invalid_parameter(name, &value, reason)),
         };
         // A value that is not UTF-8 must never alias a stored id as U+FFFD.
