@@ -1,27 +1,51 @@
 //! Building a store from many jobs at once: [`JobStore::from_jobs`], and
 //! the snapshot reader.
 
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
 use super::JobStore;
-use super::index::Staged;
-use super::ordered::{Entry, OrderedList};
-use super::record::SymMap;
+use super::index::{AppIndex, Scope, post};
+use super::ordered::{Entry, ListBuilder, OrderedList};
+use super::record::{Sym, SymHasher, SymMap};
 use crate::error::Error;
 use crate::job::{CheckedJob, Job};
 
-/// A store being built whole: records and ids as jobs come, the ordered
-/// indexes gathered and sorted once at the end.
+/// Scopes by the app and the name (owner or action) they are for.
+type ScopesByName = HashMap<(Sym, Sym), u32, BuildHasherDefault<SymHasher>>;
+
+/// A store being built whole: records, ids and posting lists as jobs
+/// come; for the ordered indexes, only which scopes each job is in. At
+/// the end, the jobs are sorted once by each time and dealt, in that
+/// order, to the lists of their scopes, so every list comes out sorted
+/// without a sort of its own.
 pub(super) struct Builder {
     store: JobStore,
-    staged: SymMap<Staged>,
-    finished: Vec<Entry>,
+    /// By position: the scopes of the job's app, owner and action (indexes
+    /// into `sizes`).
+    placed: Vec<[u32; 3]>,
+    /// By scope: how many jobs it holds.
+    sizes: Vec<usize>,
+    apps: SymMap<u32>,
+    owners: ScopesByName,
+    actions: ScopesByName,
+    /// By app: positions by involved resource id.
+    postings: SymMap<HashMap<Box<str>, Vec<u32>>>,
+    /// How many finished jobs there are.
+    finished: usize,
 }
 
 impl Builder {
     pub(super) fn new() -> Builder {
         Builder {
             store: JobStore::new(),
-            staged: SymMap::default(),
-            finished: Vec::new(),
+            placed: Vec::new(),
+            sizes: Vec::new(),
+            apps: SymMap::default(),
+            owners: ScopesByName::default(),
+            actions: ScopesByName::default(),
+            postings: SymMap::default(),
+            finished: 0,
         }
     }
 
@@ -33,6 +57,7 @@ impl Builder {
         let n = n.min(MAX_HINT);
         self.store.ids.reserve(n);
         self.store.records.reserve(n);
+        self.placed.reserve(n);
     }
 
     /// Adds a job after every check an insert makes.
@@ -49,15 +74,28 @@ impl Builder {
     pub(super) fn push_checked(&mut self, checked: &CheckedJob<'_>) -> Result<(), Error> {
         let key = self.store.check_new(checked)?;
         let pos = self.store.add_record(checked, key);
+        // A new store hands out positions from 0, one after the other.
+        debug_assert_eq!(pos as usize, self.placed.len());
         let record = &self.store.records[pos];
-        self.staged
-            .entry(record.app)
-            .or_default()
-            .add(pos, record, &checked.involved);
-        if record.status.is_finished() {
-            self.finished
-                .push(Entry::new(record.status_time, pos, record.status));
-        }
+        let (app, owner, action) = (record.app, record.owner, record.action);
+        self.finished += usize::from(record.status.is_finished());
+        let sizes = &mut self.sizes;
+        let mut scope = |id: &mut u32| {
+            if *id == u32::MAX {
+                // Fewer scopes than three a job, and fewer than 2^30 jobs.
+                *id = sizes.len() as u32;
+                sizes.push(0);
+            }
+            sizes[*id as usize] += 1;
+            *id
+        };
+        let placed = [
+            scope(self.apps.entry(app).or_insert(u32::MAX)),
+            scope(self.owners.entry((app, owner)).or_insert(u32::MAX)),
+            scope(self.actions.entry((app, action)).or_insert(u32::MAX)),
+        ];
+        self.placed.push(placed);
+        post(self.postings.entry(app).or_default(), pos, &checked.involved);
         Ok(())
     }
 
@@ -68,15 +106,81 @@ impl Builder {
 
     /// The store, its indexes built; at revision `len()`, one change per job.
     pub(super) fn finish(self) -> JobStore {
-        let mut store = self.store;
-        store.apps = self
-            .staged
+        let Builder {
+            mut store,
+            placed,
+            sizes,
+            apps,
+            owners,
+            actions,
+            mut postings,
+            finished,
+        } = self;
+        let lists = |_| sizes.iter().map(|&n| OrderedList::builder(n)).collect();
+        let [mut by_create, mut by_status]: [Vec<ListBuilder>; 2] = [0, 1].map(lists);
+        let mut finished = OrderedList::builder(finished);
+        let mut order = Vec::with_capacity(store.len());
+        for by_status_time in [false, true] {
+            order.clear();
+            order.extend(store.records.iter().map(|(pos, record)| {
+                let time = if by_status_time {
+                    record.status_time
+                } else {
+                    record.create_time
+                };
+                Entry::new(time, pos, record.status)
+            }));
+            order.sort_unstable_by_key(Entry::key);
+            let lists = if by_status_time {
+                &mut by_status
+            } else {
+                &mut by_create
+            };
+            for &entry in &order {
+                for scope in placed[entry.pos() as usize] {
+                    lists[scope as usize].push(entry);
+                }
+                if by_status_time && entry.status().is_finished() {
+                    finished.push(entry);
+                }
+            }
+        }
+        drop((order, placed));
+        let mut scopes: Vec<Option<Scope>> = by_create
             .into_iter()
-            .map(|(sym, staged)| (sym, staged.finish()))
+            .zip(by_status)
+            .map(|(create, status)| Some(Scope::from_lists(create.finish(), status.finish())))
             .collect();
-        let mut finished = self.finished;
-        finished.sort_unstable_by_key(Entry::key);
-        store.finished = OrderedList::from_sorted(finished);
+        let mut take = |id: u32| scopes[id as usize].take().unwrap_or_default();
+        store.apps = apps
+            .into_iter()
+            .map(|(app, id)| {
+                let mut resources = postings.remove(&app).unwrap_or_default();
+                for positions in resources.values_mut() {
+                    positions.shrink_to_fit();
+                }
+                let index = AppIndex {
+                    all: take(id),
+                    owners: SymMap::default(),
+                    actions: SymMap::default(),
+                    resources,
+                };
+                (app, index)
+            })
+            .collect();
+        for (names, of_app) in [(owners, true), (actions, false)] {
+            for ((app, name), id) in names {
+                if let Some(index) = store.apps.get_mut(&app) {
+                    let by_name = if of_app {
+                        &mut index.owners
+                    } else {
+                        &mut index.actions
+                    };
+                    by_name.insert(name, take(id));
+                }
+            }
+        }
+        store.finished = finished.finish();
         store
     }
 }

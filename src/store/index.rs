@@ -37,6 +37,15 @@ impl PartialEq for Scope {
 }
 
 impl Scope {
+    /// The scope of the jobs these lists hold, by create time and by
+    /// status time.
+    pub(super) fn from_lists(by_create_time: OrderedList, by_status_time: OrderedList) -> Scope {
+        Scope {
+            by_create_time,
+            by_status_time,
+        }
+    }
+
     pub(super) fn list(&self, sort_key: SortKey) -> &OrderedList {
         match sort_key {
             SortKey::CreateTime => &self.by_create_time,
@@ -208,128 +217,13 @@ impl AppIndex {
 }
 
 /// Adds `pos` (the highest position yet) to the posting list of each id.
-fn post(postings: &mut HashMap<Box<str>, Vec<u32>>, pos: u32, resources: &[&str]) {
+pub(super) fn post(postings: &mut HashMap<Box<str>, Vec<u32>>, pos: u32, resources: &[&str]) {
     for &id in resources {
         match postings.get_mut(id) {
             Some(positions) => positions.push(pos),
             None => {
                 postings.insert(id.into(), vec![pos]);
             }
-        }
-    }
-}
-
-/// An app's indexes built whole: entries gathered in any order, each list
-/// sorted once at the end, instead of one insertion at a time.
-#[derive(Default)]
-pub(super) struct Staged {
-    all: StagedScope,
-    owners: SymMap<StagedScope>,
-    actions: SymMap<StagedScope>,
-    resources: StagedPostings,
-}
-
-/// Resource postings gathered whole: every (id, position) pair appended as
-/// it comes, the ids in one buffer, then sorted and grouped once, so the
-/// build touches each id's list once rather than once per job.
-#[derive(Default)]
-struct StagedPostings {
-    /// Every id, one after the other.
-    ids: String,
-    /// By (id, position): a hash of the id to sort by, where its bytes
-    /// start and end in `ids`, and the position.
-    pairs: Vec<(u64, usize, usize, u32)>,
-}
-
-impl StagedPostings {
-    fn add(&mut self, pos: u32, resources: &[&str]) {
-        for &id in resources {
-            let start = self.ids.len();
-            self.ids.push_str(id);
-            self.pairs.push((sort_hash(id), start, self.ids.len(), pos));
-        }
-    }
-
-    fn finish(self) -> HashMap<Box<str>, Vec<u32>> {
-        let StagedPostings { ids, mut pairs } = self;
-        let id = |&(_, start, end, _): &(u64, usize, usize, u32)| &ids[start..end];
-        // Stable, so each id's positions stay ascending; equal hashes are
-        // told apart by the ids themselves.
-        pairs.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| id(a).cmp(id(b))));
-        let groups = pairs.chunk_by(|a, b| a.0 == b.0 && id(a) == id(b));
-        let mut postings = HashMap::with_capacity(groups.clone().count());
-        for group in groups {
-            let positions = group.iter().map(|&(.., pos)| pos).collect();
-            postings.insert(id(&group[0]).into(), positions);
-        }
-        postings
-    }
-}
-
-/// A quick hash of an id to sort by: ties only cost a comparison of the
-/// ids, so it needs no key.
-fn sort_hash(id: &str) -> u64 {
-    id.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// The entries of one [`Scope`], not yet sorted.
-#[derive(Default)]
-struct StagedScope {
-    by_create_time: Vec<Entry>,
-    by_status_time: Vec<Entry>,
-}
-
-impl StagedScope {
-    fn add(&mut self, pos: u32, record: &Record) {
-        let status = record.status;
-        self.by_create_time
-            .push(Entry::new(record.create_time, pos, status));
-        self.by_status_time
-            .push(Entry::new(record.status_time, pos, status));
-    }
-
-    fn finish(self) -> Scope {
-        let sorted = |mut entries: Vec<Entry>| {
-            entries.sort_unstable_by_key(Entry::key);
-            OrderedList::from_sorted(entries)
-        };
-        Scope {
-            by_create_time: sorted(self.by_create_time),
-            by_status_time: sorted(self.by_status_time),
-        }
-    }
-}
-
-impl Staged {
-    /// Gathers the job at `pos`; positions come in ascending order.
-    pub(super) fn add(&mut self, pos: u32, record: &Record, resources: &[&str]) {
-        self.all.add(pos, record);
-        self.owners
-            .entry(record.owner)
-            .or_default()
-            .add(pos, record);
-        self.actions
-            .entry(record.action)
-            .or_default()
-            .add(pos, record);
-        self.resources.add(pos, resources);
-    }
-
-    /// Sorts every list and builds the indexes.
-    pub(super) fn finish(self) -> AppIndex {
-        let scopes = |staged: SymMap<StagedScope>| {
-            staged
-                .into_iter()
-                .map(|(sym, scope)| (sym, scope.finish()))
-                .collect()
-        };
-        AppIndex {
-            all: self.all.finish(),
-            owners: scopes(self.owners),
-            actions: scopes(self.actions),
-            resources: self.resources.finish(),
         }
     }
 }

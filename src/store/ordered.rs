@@ -127,6 +127,52 @@ pub(super) struct OrderedList {
     totals: [u32; 4],
 }
 
+/// An [`OrderedList`] filled whole, in ascending order: full chunks, each
+/// allocated once at its final size, and no tree until the end.
+pub(super) struct ListBuilder {
+    list: OrderedList,
+    /// The chunk being filled.
+    chunk: Vec<Entry>,
+    /// How many entries are still to come, as the builder was told: the
+    /// size of the chunks it allocates (more may come, at a cost).
+    left: usize,
+}
+
+impl ListBuilder {
+    /// Adds an entry after every entry added so far (a greater key).
+    pub(super) fn push(&mut self, entry: Entry) {
+        debug_assert!(
+            self.chunk.last().is_none_or(|last| last.key() < entry.key()),
+            "entries out of order"
+        );
+        if self.chunk.len() == MAX_CHUNK {
+            self.close_chunk();
+        }
+        if self.chunk.capacity() == 0 {
+            self.chunk.reserve_exact(self.left.clamp(1, MAX_CHUNK));
+        }
+        self.chunk.push(entry);
+        self.left = self.left.saturating_sub(1);
+    }
+
+    fn close_chunk(&mut self) {
+        let chunk = Chunk::new(std::mem::take(&mut self.chunk));
+        for (total, count) in self.list.totals.iter_mut().zip(chunk.counts) {
+            *total += count;
+        }
+        self.list.chunks.push(chunk);
+    }
+
+    /// The list.
+    pub(super) fn finish(mut self) -> OrderedList {
+        if !self.chunk.is_empty() {
+            self.close_chunk();
+        }
+        self.list.rebuild_tree();
+        self.list
+    }
+}
+
 impl OrderedList {
     pub(super) fn is_empty(&self) -> bool {
         self.chunks.is_empty()
@@ -377,23 +423,21 @@ impl OrderedList {
     /// full.
     pub(super) fn retain_map(&mut self, mut keep: impl FnMut(Entry) -> Option<Entry>) {
         let kept: Vec<Entry> = self.iter().filter_map(|&entry| keep(entry)).collect();
-        *self = OrderedList::from_sorted(kept);
+        let mut list = OrderedList::builder(kept.len());
+        for entry in kept {
+            list.push(entry);
+        }
+        *self = list.finish();
     }
 
-    /// A list of entries already in ascending key order, in full chunks,
-    /// in time linear in their number.
-    pub(super) fn from_sorted(entries: Vec<Entry>) -> OrderedList {
-        let mut list = OrderedList::default();
-        for chunk in entries.chunks(MAX_CHUNK) {
-            list.chunks.push(Chunk::new(chunk.to_vec()));
+    /// A list to be filled in ascending key order (full chunks, in time
+    /// linear in the entries), `len` entries long.
+    pub(super) fn builder(len: usize) -> ListBuilder {
+        ListBuilder {
+            list: OrderedList::default(),
+            chunk: Vec::new(),
+            left: len,
         }
-        for chunk in &list.chunks {
-            for (total, count) in list.totals.iter_mut().zip(chunk.counts) {
-                *total += count;
-            }
-        }
-        list.rebuild_tree();
-        list
     }
 
     /// The positions of the entries with a status in `set` and a time at
