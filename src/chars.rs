@@ -36,10 +36,13 @@ fn escaped_in_json(byte: u8) -> bool {
 /// (lower-case hex) for the other controls. Borrowed when nothing needs
 /// escaping.
 pub(crate) fn json_escaped(text: &str) -> Cow<'_, str> {
-    if !needs_json_escape(text) {
+    let len = escaped_len(text);
+    if len == text.len() {
         return Cow::Borrowed(text);
     }
-    Cow::Owned(escape_bytes(text))
+    let mut out = String::with_capacity(len);
+    push_escaped(&mut out, text);
+    Cow::Owned(out)
 }
 
 /// Whether any byte of `text` is escaped in JSON: checked 16 bytes at a
@@ -62,38 +65,216 @@ pub(crate) fn push_json_escaped(out: &mut String, text: &str) {
         out.push_str(text);
         return;
     }
-    out.push_str(&escape_bytes(text));
+    push_escaped(out, text);
 }
 
-/// The escaped form, built byte by byte (escapes are dense in a JSON
-/// directive: a slice copy for each run between them costs more).
-fn escape_bytes(text: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut bytes = Vec::with_capacity(text.len() + text.len() / 4 + 8);
-    for &byte in text.as_bytes() {
-        if !escaped_in_json(byte) {
-            bytes.push(byte);
-            continue;
-        }
-        let short = match byte {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            0x08 => b'b',
-            b'\t' => b't',
-            b'\n' => b'n',
-            0x0C => b'f',
-            b'\r' => b'r',
-            _ => {
-                bytes.extend_from_slice(b"\\u00");
-                bytes.push(HEX[usize::from(byte >> 4)]);
-                bytes.push(HEX[usize::from(byte & 0xF)]);
-                continue;
-            }
-        };
-        bytes.extend_from_slice(&[b'\\', short]);
+/// Text as it is written inside a JSON string, its length known before it
+/// is written: so a record's text is allocated once, at its size, and the
+/// escaped form is written straight into it.
+#[derive(Clone, Debug)]
+pub(crate) enum JsonText<'a> {
+    /// Already in the escaped form (read from a snapshot, say).
+    Escaped(Cow<'a, str>),
+    /// Text to escape as it is written, and the length it will have.
+    Raw { text: &'a str, len: usize },
+}
+
+/// Text whose length is known before it is written, so what joins
+/// several is allocated once, at its size.
+pub(crate) trait Written {
+    /// The length of what [`Written::write`] appends.
+    fn len(&self) -> usize;
+    /// Appends the text.
+    fn write(&self, out: &mut String);
+}
+
+impl Written for &str {
+    fn len(&self) -> usize {
+        str::len(self)
     }
-    // Only ASCII was added between the input's own characters.
-    String::from_utf8(bytes).unwrap_or_default()
+
+    fn write(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl<'a> JsonText<'a> {
+    /// `text`, to be escaped when written.
+    pub(crate) fn raw(text: &'a str) -> JsonText<'a> {
+        let len = escaped_len(text);
+        if len == text.len() {
+            JsonText::Escaped(Cow::Borrowed(text))
+        } else {
+            JsonText::Raw { text, len }
+        }
+    }
+}
+
+impl Written for JsonText<'_> {
+    fn len(&self) -> usize {
+        match self {
+            JsonText::Escaped(text) => text.len(),
+            JsonText::Raw { len, .. } => *len,
+        }
+    }
+
+    fn write(&self, out: &mut String) {
+        match self {
+            JsonText::Escaped(text) => out.push_str(text),
+            JsonText::Raw { text, .. } => push_escaped(out, text),
+        }
+    }
+}
+
+/// Word-at-a-time byte tests: the high bit of each byte of the answer is
+/// set exactly for the bytes that pass (no carry crosses a byte).
+mod swar {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+
+    /// The bytes equal to `byte`.
+    fn equal(word: u64, byte: u8) -> u64 {
+        let diff = word ^ (ONES * u64::from(byte));
+        !(((diff & LOW7) + LOW7) | diff | LOW7)
+    }
+
+    /// The bytes below 0x20: controls.
+    pub(super) fn controls(word: u64) -> u64 {
+        !(((word & LOW7) + ONES * 0x60) | word) & HIGH
+    }
+
+    /// How many bytes a mask picks: a multiply adds up the eight high
+    /// bits (cheaper than a popcount where the target has none).
+    pub(super) fn count(mask: u64) -> usize {
+        ((mask >> 7).wrapping_mul(ONES) >> 56) as usize
+    }
+
+    /// The bytes JSON escapes inside a string: `"`, `\` and controls.
+    pub(super) fn escaped(word: u64) -> u64 {
+        equal(word, b'"') | equal(word, b'\\') | controls(word)
+    }
+}
+
+/// By byte: how JSON writes it inside a string: 0 as it is, the letter
+/// of its short escape (`\n` for a newline), or `u` for `\u00xx`.
+const ESCAPES: [u8; 256] = {
+    let mut escapes = [0; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        escapes[byte] = b'u';
+        byte += 1;
+    }
+    escapes[0x08] = b'b';
+    escapes[0x09] = b't';
+    escapes[0x0A] = b'n';
+    escapes[0x0C] = b'f';
+    escapes[0x0D] = b'r';
+    escapes[b'"' as usize] = b'"';
+    escapes[b'\\' as usize] = b'\\';
+    escapes
+};
+
+/// Calls `each` with the words of `bytes`, eight bytes each
+/// (little-endian), and how many bytes of each are the text's: the last
+/// word is padded with spaces, which JSON writes as they are.
+#[inline(always)]
+fn for_words(bytes: &[u8], mut each: impl FnMut(u64, usize)) {
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        each(u64::from_le_bytes(chunk.try_into().unwrap_or([b' '; 8])), 8);
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        let mut last = [b' '; 8];
+        last[..tail.len()].copy_from_slice(tail);
+        each(u64::from_le_bytes(last), tail.len());
+    }
+}
+
+/// The length of `text` written inside a JSON string: one byte more for
+/// each short escape, five more for each `\u00xx`; a word at a time.
+pub(crate) fn escaped_len(text: &str) -> usize {
+    let mut len = text.len();
+    for_words(text.as_bytes(), |word, _| {
+        len += swar::count(swar::escaped(word));
+        let mut controls = swar::controls(word);
+        while controls != 0 {
+            let byte = (word >> (controls.trailing_zeros() - 7)) as u8;
+            if ESCAPES[usize::from(byte)] == b'u' {
+                len += 4;
+            }
+            controls &= controls - 1;
+        }
+    });
+    len
+}
+
+/// The most bytes [`push_escaped`] escapes at once: a block ends on a
+/// character boundary, at most three bytes past it.
+const BLOCK: usize = 64;
+/// Room for a block's escaped form (at most six bytes a byte) and a
+/// word's store past its end.
+const BLOCK_ROOM: usize = 6 * (BLOCK + 3) + 8;
+
+/// Appends the escaped form of `text`, a block at a time through a buffer
+/// on the stack: a word without escapes is copied with one store, and in
+/// a word with some, the bytes before each escape are (escapes are dense
+/// in a JSON directive: one every few bytes).
+fn push_escaped(out: &mut String, text: &str) {
+    let mut buf = [0u8; BLOCK_ROOM];
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = (start + BLOCK).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        let block = text.as_bytes().get(start..end).unwrap_or_default();
+        let mut len = 0;
+        for_words(block, |word, bytes| {
+            len = escape_word(&mut buf, len, word, bytes)
+        });
+        // The block's own characters, whole, with ASCII escapes between.
+        out.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
+        start = end;
+    }
+}
+
+/// Writes the escaped form of the first `bytes` bytes of `word` at `len`
+/// in `buf`, and says where it ended. `len` is at most six bytes for each
+/// byte of the block before, so the stores stay inside `buf`.
+#[inline(always)]
+fn escape_word(
+    buf: &mut [u8; BLOCK_ROOM],
+    mut len: usize,
+    mut word: u64,
+    mut bytes: usize,
+) -> usize {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut found = swar::escaped(word);
+    loop {
+        buf[len..len + 8].copy_from_slice(&word.to_le_bytes());
+        if found == 0 {
+            return len + bytes;
+        }
+        let before = (found.trailing_zeros() / 8) as usize;
+        len += before;
+        let byte = (word >> (8 * before)) as u8;
+        let letter = ESCAPES[usize::from(byte)];
+        if letter == b'u' {
+            let (high, low) = (HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xF)]);
+            buf[len..len + 6].copy_from_slice(&[b'\\', b'u', b'0', b'0', high, low]);
+            len += 6;
+        } else {
+            buf[len] = b'\\';
+            buf[len + 1] = letter;
+            len += 2;
+        }
+        let used = 8 * (before as u32 + 1);
+        word = word.checked_shr(used).unwrap_or(0);
+        found = found.checked_shr(used).unwrap_or(0);
+        bytes = bytes.saturating_sub(before + 1);
+    }
 }
 
 /// Whether `text` is some text as [`json_escaped`] writes it: no `"` or
@@ -189,6 +370,29 @@ mod tests {
     }
 
     proptest! {
+        /// Counted a word at a time and written run by run, the escaped
+        /// form is the same as one escaped byte by byte, at every offset
+        /// of the escapes within a word.
+        #[test]
+        fn escapes_are_counted_and_written_a_word_at_a_time(
+            text in "([a-z]{0,9}[\x00-\x1f\"\\\\é]?){0,40}",
+        ) {
+            let by_byte: String = text
+                .chars()
+                .map(|c| serde_json::to_string(&c.to_string()).unwrap())
+                .map(|quoted| quoted[1..quoted.len() - 1].to_owned())
+                .collect();
+            let raw = JsonText::raw(&text);
+            let mut out = String::new();
+            raw.write(&mut out);
+            prop_assert_eq!(&out, &by_byte);
+            prop_assert_eq!(raw.len(), by_byte.len());
+            prop_assert_eq!(escaped_len(&text), by_byte.len());
+            prop_assert_eq!(matches!(raw, JsonText::Escaped(_)), by_byte == text);
+        }
+    }
+
+    proptest! {
         /// Exactly the escaped forms pass: any text's, and no other.
         #[test]
         fn the_escaped_form_is_recognized(
@@ -225,5 +429,20 @@ mod tests {
         );
         assert_eq!(json_unescaped(&escaped), text);
         assert!(matches!(json_escaped("plain/ü"), Cow::Borrowed("plain/ü")));
+        // The densest blocks: every byte six wide, and blocks that end
+        // inside a character (pushed past it) at every offset.
+        for text in [
+            "\u{1}".repeat(300),
+            "\u{1}é".repeat(150),
+            "a\u{1}€\u{1}".repeat(70),
+            "😀\u{1f}".repeat(80),
+        ] {
+            let escaped = json_escaped(&text);
+            assert_eq!(
+                format!("\"{escaped}\""),
+                serde_json::to_string(&text).unwrap()
+            );
+            assert_eq!(escaped_len(&text), escaped.len());
+        }
     }
 }

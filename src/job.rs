@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::chars::{is_blank, is_invisible};
+use crate::chars::{JsonText, Written, escaped_len, is_blank, is_invisible, push_json_escaped};
 use crate::error::{Error, ErrorKind};
 use crate::extras::Extras;
 use crate::status::Status;
@@ -271,10 +271,10 @@ impl Job {
             create_time: nanos("create_time", self.create_time)?,
             status_time: nanos("status_time", self.status_time)?,
             // Kept as written inside a JSON string, so answers copy it.
-            directive_json: crate::chars::json_escaped(&self.directive),
+            directive_json: JsonText::raw(&self.directive),
             error_codes: &self.error_codes,
             resource_ids: &self.resource_ids,
-            resources: to_json("resources", &self.resources)?.into(),
+            resources: ResourcesJson::of(&self.resources),
             extras: self.extras.as_str().into(),
         };
         let listed = self.resources.values().flatten().map(String::as_str);
@@ -344,11 +344,11 @@ pub(crate) struct Fields<'a> {
     pub(crate) status_time: i64,
     /// `directive` as written inside a JSON string (escaped as serde_json
     /// escapes it): the form the store keeps.
-    pub(crate) directive_json: Cow<'a, str>,
+    pub(crate) directive_json: JsonText<'a>,
     pub(crate) error_codes: &'a str,
     pub(crate) resource_ids: &'a str,
     /// `resources` as compact JSON, key order kept, each kind once.
-    pub(crate) resources: Cow<'a, str>,
+    pub(crate) resources: ResourcesJson<'a>,
     /// `extras` as compact JSON that passed [`Extras`]' checks.
     pub(crate) extras: Cow<'a, str>,
 }
@@ -450,9 +450,71 @@ pub(crate) struct FieldLens {
 }
 
 /// Writes a map as compact JSON, refusing (never hiding) a failure.
-fn to_json(field: &'static str, value: &impl Serialize) -> Result<String, Error> {
-    serde_json::to_string(value)
-        .map_err(|err| invalid_field(field, "…", &format!("cannot be written as JSON: {err}")))
+/// `resources` as compact JSON, as serde_json writes the map (key order
+/// kept): read from a snapshot in that form, or written from the map
+/// itself, its length counted first.
+pub(crate) enum ResourcesJson<'a> {
+    Text(Cow<'a, str>),
+    Kinds {
+        kinds: &'a IndexMap<String, Vec<String>>,
+        len: usize,
+    },
+}
+
+impl<'a> ResourcesJson<'a> {
+    pub(crate) fn of(kinds: &'a IndexMap<String, Vec<String>>) -> ResourcesJson<'a> {
+        // `{}`, a comma between kinds, and for each `"kind":[]`, its ids
+        // quoted with a comma between them.
+        let len = kinds.len().saturating_sub(1)
+            + 2
+            + kinds
+                .iter()
+                .map(|(kind, ids)| {
+                    escaped_len(kind)
+                        + 5
+                        + ids.len().saturating_sub(1)
+                        + ids.iter().map(|id| escaped_len(id) + 2).sum::<usize>()
+                })
+                .sum::<usize>();
+        ResourcesJson::Kinds { kinds, len }
+    }
+}
+
+impl Written for ResourcesJson<'_> {
+    fn len(&self) -> usize {
+        match self {
+            ResourcesJson::Text(text) => text.len(),
+            ResourcesJson::Kinds { len, .. } => *len,
+        }
+    }
+
+    fn write(&self, out: &mut String) {
+        let kinds = match self {
+            ResourcesJson::Text(text) => return out.push_str(text),
+            ResourcesJson::Kinds { kinds, .. } => kinds,
+        };
+        let quoted = |out: &mut String, text: &str| {
+            out.push('"');
+            push_json_escaped(out, text);
+            out.push('"');
+        };
+        out.push('{');
+        for (n, (kind, ids)) in kinds.iter().enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            quoted(out, kind);
+            out.push_str(":[");
+            for (n, id) in ids.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                quoted(out, id);
+            }
+            out.push(']');
+        }
+        out.push('}');
+    }
 }
 
 /// The length of a short field (`job_id`, `error_codes`, `resource_ids`)
@@ -534,4 +596,29 @@ pub(crate) fn nanos(field: &'static str, time: DateTime<Utc>) -> Result<i64, Err
              2262-04-11T23:47:16.854775807Z",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The map's JSON is serde_json's, byte for byte, and its length
+        /// is counted right before it is written.
+        #[test]
+        fn resources_are_written_as_serde_json_writes_them(
+            kinds in proptest::collection::vec(
+                ("[a-z\"\\\\\\x00-\\x1fé]{0,12}", proptest::collection::vec("[a-z0-9\"\\\\\\x01\\n-]{0,20}", 0..4)),
+                0..4,
+            ),
+        ) {
+            let kinds: IndexMap<String, Vec<String>> = kinds.into_iter().collect();
+            let json = ResourcesJson::of(&kinds);
+            let mut out = String::new();
+            json.write(&mut out);
+            prop_assert_eq!(&out, &serde_json::to_string(&kinds).unwrap());
+            prop_assert_eq!(json.len(), out.len());
+        }
+    }
 }

@@ -1,11 +1,15 @@
 //! Building a store from many jobs at once: [`JobStore::from_jobs`], and
 //! the snapshot reader.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
+use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
+
+use hashbrown::HashTable;
 
 use super::JobStore;
-use super::index::{AppIndex, Scope, post};
+use super::head::{Head, Matches};
+use super::index::{AppIndex, Scope};
 use super::ordered::{Entry, ListBuilder, OrderedList};
 use super::record::{Sym, SymHasher, SymMap};
 use crate::error::Error;
@@ -29,8 +33,17 @@ pub(super) struct Builder {
     apps: SymMap<u32>,
     owners: ScopesByName,
     actions: ScopesByName,
-    /// By app: positions by involved resource id.
-    postings: SymMap<HashMap<Box<str>, Vec<u32>>>,
+    /// Posting lists by app and resource id, found by the app and the
+    /// head of the id (see [`Head`]): indexes into `lists`.
+    postings: HashTable<(Sym, Head, u32)>,
+    /// The posting lists: app, resource id, how many positions.
+    lists: Vec<(Sym, Box<str>, usize)>,
+    /// Every posting as it came: (list, position). Dealt to the lists at
+    /// the end, in one pass that touches nothing else: appended to as jobs
+    /// come, the lists' ends would be cold in the cache, among a million
+    /// jobs' texts.
+    posted: Vec<(u32, u32)>,
+    hasher: RandomState,
     /// How many finished jobs there are.
     finished: usize,
 }
@@ -44,7 +57,10 @@ impl Builder {
             apps: SymMap::default(),
             owners: ScopesByName::default(),
             actions: ScopesByName::default(),
-            postings: SymMap::default(),
+            postings: HashTable::new(),
+            lists: Vec::new(),
+            posted: Vec::new(),
+            hasher: RandomState::new(),
             finished: 0,
         }
     }
@@ -58,6 +74,7 @@ impl Builder {
         self.store.ids.reserve(n);
         self.store.records.reserve(n);
         self.placed.reserve(n);
+        self.posted.reserve(n);
     }
 
     /// Adds a job after every check an insert makes.
@@ -95,8 +112,43 @@ impl Builder {
             scope(self.actions.entry((app, action)).or_insert(u32::MAX)),
         ];
         self.placed.push(placed);
-        post(self.postings.entry(app).or_default(), pos, &checked.involved);
+        for &id in &checked.involved {
+            self.post(app, id, pos);
+        }
         Ok(())
+    }
+
+    /// Adds `pos` (the highest position yet) to the posting list of `id`
+    /// in `app`.
+    fn post(&mut self, app: Sym, id: &str, pos: u32) {
+        let hash = self.hasher.hash_one((app, id));
+        let lists = &mut self.lists;
+        let is = |&(held, head, at): &(Sym, Head, u32)| {
+            held == app
+                && match head.matches(id) {
+                    Matches::No => false,
+                    Matches::Yes => true,
+                    Matches::Maybe => *lists[at as usize].1 == *id,
+                }
+        };
+        let at = match self.postings.find(hash, is) {
+            Some(&(.., at)) => at,
+            None => {
+                // Fewer lists than 2^32: at most MAX_RESOURCES a job,
+                // fewer than 2^30 jobs, and one list per (app, id).
+                let at = lists.len() as u32;
+                lists.push((app, id.into(), 0));
+                let hasher = &self.hasher;
+                let rehash = |&(app, _, at): &(Sym, Head, u32)| {
+                    hasher.hash_one((app, &*lists[at as usize].1))
+                };
+                self.postings
+                    .insert_unique(hash, (app, Head::of(id), at), rehash);
+                at
+            }
+        };
+        lists[at as usize].2 += 1;
+        self.posted.push((at, pos));
     }
 
     /// How many jobs it holds.
@@ -113,11 +165,13 @@ impl Builder {
             apps,
             owners,
             actions,
-            mut postings,
+            lists,
+            posted,
             finished,
+            ..
         } = self;
-        let lists = |_| sizes.iter().map(|&n| OrderedList::builder(n)).collect();
-        let [mut by_create, mut by_status]: [Vec<ListBuilder>; 2] = [0, 1].map(lists);
+        let builders = |_| sizes.iter().map(|&n| OrderedList::builder(n)).collect();
+        let [mut by_create, mut by_status]: [Vec<ListBuilder>; 2] = [0, 1].map(builders);
         let mut finished = OrderedList::builder(finished);
         let mut order = Vec::with_capacity(store.len());
         for by_status_time in [false, true] {
@@ -131,14 +185,14 @@ impl Builder {
                 Entry::new(time, pos, record.status)
             }));
             order.sort_unstable_by_key(Entry::key);
-            let lists = if by_status_time {
+            let builders = if by_status_time {
                 &mut by_status
             } else {
                 &mut by_create
             };
             for &entry in &order {
                 for scope in placed[entry.pos() as usize] {
-                    lists[scope as usize].push(entry);
+                    builders[scope as usize].push(entry);
                 }
                 if by_status_time && entry.status().is_finished() {
                     finished.push(entry);
@@ -155,19 +209,25 @@ impl Builder {
         store.apps = apps
             .into_iter()
             .map(|(app, id)| {
-                let mut resources = postings.remove(&app).unwrap_or_default();
-                for positions in resources.values_mut() {
-                    positions.shrink_to_fit();
-                }
                 let index = AppIndex {
                     all: take(id),
                     owners: SymMap::default(),
                     actions: SymMap::default(),
-                    resources,
+                    resources: HashMap::new(),
                 };
                 (app, index)
             })
             .collect();
+        let mut positions: Vec<Vec<u32>> =
+            lists.iter().map(|&(.., n)| Vec::with_capacity(n)).collect();
+        for (at, pos) in posted {
+            positions[at as usize].push(pos);
+        }
+        for ((app, id, _), positions) in lists.into_iter().zip(positions) {
+            if let Some(index) = store.apps.get_mut(&app) {
+                index.resources.insert(id, positions);
+            }
+        }
         for (names, of_app) in [(owners, true), (actions, false)] {
             for ((app, name), id) in names {
                 if let Some(index) = store.apps.get_mut(&app) {
@@ -192,6 +252,10 @@ impl JobStore {
     /// The store is at revision `n` for `n` jobs, as if they had been
     /// inserted one by one (so a log of later events starts at `n + 1`).
     ///
+    /// The jobs may be owned or borrowed (`&Job`, say from a slice): the
+    /// store copies what it keeps either way, so building from a borrowed
+    /// batch leaves freeing it to its owner, off the build's clock.
+    ///
     /// ```
     /// use joblog::{Caller, Job, JobStore, Query, Status};
     /// use joblog::chrono::{DateTime, Duration, Utc};
@@ -214,12 +278,12 @@ impl JobStore {
     /// The first job [`JobStore::insert`] would refuse (an invalid record,
     /// a repeated id, more than [`JobStore::MAX_JOBS`] jobs); no store is
     /// built.
-    pub fn from_jobs(jobs: impl IntoIterator<Item = Job>) -> Result<JobStore, Error> {
+    pub fn from_jobs<J: Borrow<Job>>(jobs: impl IntoIterator<Item = J>) -> Result<JobStore, Error> {
         let mut builder = Builder::new();
         let jobs = jobs.into_iter();
         builder.reserve(jobs.size_hint().0);
         for job in jobs {
-            builder.push(&job)?;
+            builder.push(job.borrow())?;
         }
         Ok(builder.finish())
     }

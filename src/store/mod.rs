@@ -15,6 +15,7 @@
 
 mod build;
 mod events;
+mod head;
 mod ids;
 mod index;
 mod ordered;

@@ -142,7 +142,9 @@ impl ListBuilder {
     /// Adds an entry after every entry added so far (a greater key).
     pub(super) fn push(&mut self, entry: Entry) {
         debug_assert!(
-            self.chunk.last().is_none_or(|last| last.key() < entry.key()),
+            self.chunk
+                .last()
+                .is_none_or(|last| last.key() < entry.key()),
             "entries out of order"
         );
         if self.chunk.len() == MAX_CHUNK {

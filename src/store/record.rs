@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 use hashbrown::HashTable;
 use indexmap::IndexMap;
 
-use crate::chars::{json_unescaped, needs_json_escape};
+use super::head::{Head, Matches};
+use crate::chars::{Written, json_unescaped, needs_json_escape};
 use crate::extras::Extras;
 use crate::job::{CheckedJob, FieldLens, Job, involved_resources};
 use crate::status::Status;
@@ -70,8 +71,9 @@ pub(super) struct Interner {
     plain: Vec<bool>,
     /// Numbers not in use, to hand out again.
     free: Vec<Sym>,
-    /// Symbols by the hash of their name.
-    syms: HashTable<Sym>,
+    /// Symbols by the hash of their name, each with the head of its name
+    /// (so a probe seldom reads `names`).
+    syms: HashTable<(Sym, Head)>,
     /// SipHash with a random key: names come from outside.
     hasher: RandomState,
 }
@@ -79,8 +81,14 @@ pub(super) struct Interner {
 impl Interner {
     pub(super) fn get(&self, name: &str) -> Option<Sym> {
         let names = &self.names;
-        let is = |sym: &Sym| &*names[*sym as usize] == name;
-        self.syms.find(self.hasher.hash_one(name), is).copied()
+        let is = |&(sym, head): &(Sym, Head)| match head.matches(name) {
+            Matches::No => false,
+            Matches::Yes => true,
+            Matches::Maybe => &*names[sym as usize] == name,
+        };
+        self.syms
+            .find(self.hasher.hash_one(name), is)
+            .map(|&(sym, _)| sym)
     }
 
     /// The symbol of `name`, counting one more use of it.
@@ -105,8 +113,9 @@ impl Interner {
             }
         };
         let (names, hasher) = (&self.names, &self.hasher);
-        let rehash = |sym: &Sym| hasher.hash_one(&*names[*sym as usize]);
-        self.syms.insert_unique(hasher.hash_one(name), sym, rehash);
+        let rehash = |&(sym, _): &(Sym, Head)| hasher.hash_one(&*names[sym as usize]);
+        self.syms
+            .insert_unique(hasher.hash_one(name), (sym, Head::of(name)), rehash);
         sym
     }
 
@@ -119,7 +128,7 @@ impl Interner {
         }
         let name = std::mem::take(&mut self.names[sym as usize]);
         let hash = self.hasher.hash_one(&*name);
-        if let Ok(entry) = self.syms.find_entry(hash, |held| *held == sym) {
+        if let Ok(entry) = self.syms.find_entry(hash, |&(held, _)| held == sym) {
             entry.remove();
         }
         self.free.push(sym);
@@ -361,13 +370,14 @@ impl Record {
     /// Packs a checked job under its interned names.
     pub(super) fn new(checked: &CheckedJob<'_>, app: Sym, owner: Sym, action: Sym) -> Record {
         let job = &checked.fields;
-        let parts = [
-            job.job_id,
+        let extras = &*job.extras;
+        let parts: [&dyn Written; 6] = [
+            &job.job_id,
             &job.directive_json,
-            job.error_codes,
-            job.resource_ids,
+            &job.error_codes,
+            &job.resource_ids,
             &job.resources,
-            &job.extras,
+            &extras,
         ];
         let mut record = Record {
             create_time: job.create_time,
@@ -435,7 +445,7 @@ impl Record {
     pub(super) fn set_error_codes(&mut self, error_codes: &str, len: u16) {
         let mut parts = self.parts().all();
         parts[Part::ErrorCodes as usize] = error_codes;
-        self.text = concat(parts);
+        self.text = concat(written(&parts));
         self.lens.error_codes = len;
         self.plain = self.plain_parts();
     }
@@ -443,7 +453,7 @@ impl Record {
     /// Whether the text is its parts joined as [`concat()`] joins them, each
     /// followed by its [`GLUE`] (which answers copy as they are).
     pub(super) fn text_is_joined(&self) -> bool {
-        *concat(self.parts().all()) == *self.text
+        *concat(written(&self.parts().all())) == *self.text
     }
 
     /// Whether the parts [`Record::plain`] speaks of need no escaping.
@@ -468,14 +478,21 @@ impl Record {
 
 /// The parts one after the other, each followed by its [`GLUE`], in one
 /// allocation.
-fn concat(parts: [&str; 6]) -> Box<str> {
+fn concat(parts: [&dyn Written; 6]) -> Box<str> {
     let glue: usize = GLUE.iter().map(|glue| glue.len()).sum();
-    let mut text = String::with_capacity(parts.iter().map(|part| part.len()).sum::<usize>() + glue);
+    let len = parts.iter().map(|part| part.len()).sum::<usize>() + glue;
+    let mut text = String::with_capacity(len);
     for (part, glue) in parts.into_iter().zip(GLUE) {
-        text.push_str(part);
+        part.write(&mut text);
         text.push_str(glue);
     }
+    debug_assert_eq!(text.len(), len, "a part's length was miscounted");
     text.into_boxed_str()
+}
+
+/// Plain parts, to join with [`concat()`].
+fn written<'a>(parts: &'a [&str; 6]) -> [&'a dyn Written; 6] {
+    parts.each_ref().map(|part| part as &dyn Written)
 }
 
 /// A stored job, borrowed from the [`JobStore`].

@@ -13,9 +13,9 @@ use super::build::Builder;
 use super::record::JobRef;
 use indexmap::IndexMap;
 
-use crate::chars::{is_json_escaped, json_escaped, json_unescaped};
+use crate::chars::{JsonText, is_json_escaped, json_escaped, json_unescaped};
 use crate::extras::{Extras, raw_json};
-use crate::job::{CheckedJob, Fields, unique_keys};
+use crate::job::{CheckedJob, Fields, ResourcesJson, unique_keys};
 use crate::status::Status;
 
 /// A store serializes as its revision and its jobs in insertion order:
@@ -109,18 +109,18 @@ impl StoredIn<'_> {
         &'s self,
         kinds: &'s mut IndexMap<String, Vec<String>>,
     ) -> Result<CheckedJob<'s>, String> {
-        let (resources, listed): (Cow<'s, str>, Vec<&'s str>) = match listed_ids(&self.resources.0)
-        {
-            Some(listed) => (Cow::Borrowed(&self.resources.0), listed),
+        let (resources, listed) = match listed_ids(&self.resources.0) {
+            Some(listed) => (
+                ResourcesJson::Text(Cow::Borrowed(&self.resources.0)),
+                listed,
+            ),
             None => {
                 let mut reader = serde_json::Deserializer::from_str(&self.resources.0);
                 *kinds = unique_keys(&mut reader)
                     .and_then(|kinds| reader.end().map(|()| kinds))
                     .map_err(|err| format!("resources: {err}"))?;
-                let written =
-                    serde_json::to_string(&*kinds).map_err(|err| format!("resources: {err}"))?;
                 let listed = kinds.values().flatten().map(String::as_str).collect();
-                (Cow::Owned(written), listed)
+                (ResourcesJson::of(kinds), listed)
             }
         };
         let extras = match &*self.extras.0 {
@@ -140,7 +140,7 @@ impl StoredIn<'_> {
             job_action: &self.job_action.0,
             create_time: self.create_time_ns,
             status_time: self.status_time_ns,
-            directive_json: Cow::Borrowed(&self.directive.0),
+            directive_json: JsonText::Escaped(Cow::Borrowed(&self.directive.0)),
             error_codes: &self.error_codes.0,
             resource_ids: &self.resource_ids.0,
             resources,
