@@ -134,7 +134,7 @@ mod swar {
     const ONES: u64 = 0x0101_0101_0101_0101;
 
     /// The bytes equal to `byte`.
-    fn equal(word: u64, byte: u8) -> u64 {
+    pub(super) fn equal(word: u64, byte: u8) -> u64 {
         let diff = word ^ (ONES * u64::from(byte));
         !(((diff & LOW7) + LOW7) | diff | LOW7)
     }
@@ -281,41 +281,89 @@ fn escape_word(
 /// control unescaped, and every escape the one serde_json writes for its
 /// character (`\"`, `\\`, the short forms, `\u00xx` in lower case for the
 /// other controls). What passes reads back with [`json_unescaped`].
+///
+/// A word at a time where it can: a word whose escapes are all single
+/// backslashes before a quote or a short letter (a JSON directive's `\"`)
+/// is checked with a few masks; any other word, byte by byte.
 pub(crate) fn is_json_escaped(text: &str) -> bool {
     let bytes = text.as_bytes();
     let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        at += 1;
-        if byte != b'\\' {
-            if byte < 0x20 || byte == b'"' {
+    // The high bit of the first byte of the next word, set when the last
+    // byte of this one is a backslash that escapes it.
+    let mut carry = 0;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([b' '; 8]));
+        if swar::controls(word) != 0 {
+            return false;
+        }
+        let quotes = swar::equal(word, b'"');
+        let backslashes = swar::equal(word, b'\\');
+        // The bytes right after each backslash (little-endian: the next
+        // byte is the next higher one).
+        let escaped = backslashes << 8 | carry;
+        let letters = quotes
+            | swar::equal(word, b'b')
+            | swar::equal(word, b't')
+            | swar::equal(word, b'n')
+            | swar::equal(word, b'f')
+            | swar::equal(word, b'r');
+        // Each backslash escapes a quote or a letter (not a backslash,
+        // whose backslash would then escape nothing, nor `u`).
+        if escaped & !letters == 0 {
+            if quotes & !escaped != 0 {
                 return false;
             }
+            carry = backslashes >> 56;
+            at += 8;
             continue;
         }
-        match bytes.get(at) {
-            Some(b'"' | b'\\' | b'b' | b't' | b'n' | b'f' | b'r') => at += 1,
-            Some(b'u') => {
-                let control = match bytes.get(at + 1..at + 5) {
-                    Some([b'0', b'0', high @ (b'0' | b'1'), low]) => {
-                        let low = match low {
-                            b'0'..=b'9' => low - b'0',
-                            b'a'..=b'f' => low - b'a' + 10,
-                            _ => return false,
-                        };
-                        ((high - b'0') << 4) | low
-                    }
-                    _ => return false,
-                };
-                // Those with a short form are written short.
-                if matches!(control, 0x08 | 0x09 | 0x0A | 0x0C | 0x0D) {
-                    return false;
-                }
-                at += 5;
+        // Byte by byte, from the escape the last word ends in, if any.
+        let end = at + 8;
+        at -= usize::from(carry != 0);
+        carry = 0;
+        while at < end {
+            match escape_step(bytes, at) {
+                Some(next) => at = next,
+                None => return false,
             }
-            _ => return false,
+        }
+    }
+    at -= usize::from(carry != 0);
+    while at < bytes.len() {
+        match escape_step(bytes, at) {
+            Some(next) => at = next,
+            None => return false,
         }
     }
     true
+}
+
+/// Checks the character or escape at `at` of an escaped text, and says
+/// where the next one starts; `None` if it is not in the escaped form.
+fn escape_step(bytes: &[u8], at: usize) -> Option<usize> {
+    let byte = *bytes.get(at)?;
+    if byte != b'\\' {
+        return (byte >= 0x20 && byte != b'"').then_some(at + 1);
+    }
+    match bytes.get(at + 1)? {
+        b'"' | b'\\' | b'b' | b't' | b'n' | b'f' | b'r' => Some(at + 2),
+        b'u' => {
+            let control = match bytes.get(at + 2..at + 6)? {
+                [b'0', b'0', high @ (b'0' | b'1'), low] => {
+                    let low = match low {
+                        b'0'..=b'9' => low - b'0',
+                        b'a'..=b'f' => low - b'a' + 10,
+                        _ => return None,
+                    };
+                    ((high - b'0') << 4) | low
+                }
+                _ => return None,
+            };
+            // Those with a short form are written short.
+            (!matches!(control, 0x08 | 0x09 | 0x0A | 0x0C | 0x0D)).then_some(at + 6)
+        }
+        _ => None,
+    }
 }
 
 /// The text that [`json_escaped`] escaped, back as it was. Borrowed when

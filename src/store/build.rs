@@ -36,8 +36,8 @@ pub(super) struct Builder {
     /// Posting lists by app and resource id, found by the app and the
     /// head of the id (see [`Head`]): indexes into `lists`.
     postings: HashTable<(Sym, Head, u32)>,
-    /// The posting lists: app, resource id, how many positions.
-    lists: Vec<(Sym, Box<str>, usize)>,
+    /// The posting lists: app and resource id.
+    lists: Vec<(Sym, Box<str>)>,
     /// Every posting as it came: (list, position). Dealt to the lists at
     /// the end, in one pass that touches nothing else: appended to as jobs
     /// come, the lists' ends would be cold in the cache, among a million
@@ -137,7 +137,7 @@ impl Builder {
                 // Fewer lists than 2^32: at most MAX_RESOURCES a job,
                 // fewer than 2^30 jobs, and one list per (app, id).
                 let at = lists.len() as u32;
-                lists.push((app, id.into(), 0));
+                lists.push((app, id.into()));
                 let hasher = &self.hasher;
                 let rehash = |&(app, _, at): &(Sym, Head, u32)| {
                     hasher.hash_one((app, &*lists[at as usize].1))
@@ -147,7 +147,6 @@ impl Builder {
                 at
             }
         };
-        lists[at as usize].2 += 1;
         self.posted.push((at, pos));
     }
 
@@ -218,12 +217,15 @@ impl Builder {
                 (app, index)
             })
             .collect();
-        let mut positions: Vec<Vec<u32>> =
-            lists.iter().map(|&(.., n)| Vec::with_capacity(n)).collect();
+        let mut sizes = vec![0; lists.len()];
+        for &(at, _) in &posted {
+            sizes[at as usize] += 1;
+        }
+        let mut positions: Vec<Vec<u32>> = sizes.into_iter().map(Vec::with_capacity).collect();
         for (at, pos) in posted {
             positions[at as usize].push(pos);
         }
-        for ((app, id, _), positions) in lists.into_iter().zip(positions) {
+        for ((app, id), positions) in lists.into_iter().zip(positions) {
             if let Some(index) = store.apps.get_mut(&app) {
                 index.resources.insert(id, positions);
             }
