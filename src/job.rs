@@ -389,8 +389,14 @@ impl<'a> Fields<'a> {
             ));
         }
         if !self.resource_ids.is_empty() {
+            // Printable ASCII ids, as they almost always are, need no
+            // look at their characters one by one.
+            let ascii = self
+                .resource_ids
+                .bytes()
+                .all(|byte| (0x20..0x7f).contains(&byte));
             for id in self.resource_ids.split(' ') {
-                if id.is_empty() || id.chars().any(is_blank) {
+                if id.is_empty() || (!ascii && id.chars().any(is_blank)) {
                     return Err(invalid_field(
                         "resource_ids",
                         self.resource_ids,

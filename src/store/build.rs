@@ -7,11 +7,13 @@ use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
 
 use hashbrown::HashTable;
 
-use super::JobStore;
 use super::head::{Head, Matches};
+use super::ids::first_repeat;
 use super::index::{AppIndex, Scope};
 use super::ordered::{Entry, ListBuilder, OrderedList};
 use super::record::{Sym, SymHasher, SymMap};
+use super::slots::Slots;
+use super::{JobStore, duplicate};
 use crate::error::Error;
 use crate::job::{CheckedJob, Job};
 
@@ -25,6 +27,9 @@ type ScopesByName = HashMap<(Sym, Sym), u32, BuildHasherDefault<SymHasher>>;
 /// without a sort of its own.
 pub(super) struct Builder {
     store: JobStore,
+    /// By position: the key of the job's id in the id table, which is
+    /// filled at the end (see [`IdTable::fill`]).
+    keys: Vec<u32>,
     /// By position: the scopes of the job's app, owner and action (indexes
     /// into `sizes`).
     placed: Vec<[u32; 3]>,
@@ -52,6 +57,7 @@ impl Builder {
     pub(super) fn new() -> Builder {
         Builder {
             store: JobStore::new(),
+            keys: Vec::new(),
             placed: Vec::new(),
             sizes: Vec::new(),
             apps: SymMap::default(),
@@ -71,7 +77,7 @@ impl Builder {
     pub(super) fn reserve(&mut self, n: usize) {
         const MAX_HINT: usize = 1 << 16;
         let n = n.min(MAX_HINT);
-        self.store.ids.reserve(n);
+        self.keys.reserve(n);
         self.store.records.reserve(n);
         self.placed.reserve(n);
         self.posted.reserve(n);
@@ -87,10 +93,13 @@ impl Builder {
     }
 
     /// Adds a job that passed every check of its own (as
-    /// [`Job::validate`]); refuses one this store cannot take.
+    /// [`Job::validate`]); refuses one past the store's quota. An id that
+    /// repeats is found only when the ids are gathered, at the end: see
+    /// [`Builder::earlier_repeat`].
     pub(super) fn push_checked(&mut self, checked: &CheckedJob<'_>) -> Result<(), Error> {
-        let key = self.store.check_new(checked)?;
-        let pos = self.store.add_record(checked, key);
+        self.store.check_room()?;
+        self.keys.push(self.store.ids.key(checked.fields.job_id));
+        let pos = self.store.add_record(checked);
         // A new store hands out positions from 0, one after the other.
         debug_assert_eq!(pos as usize, self.placed.len());
         let record = &self.store.records[pos];
@@ -155,8 +164,29 @@ impl Builder {
         self.store.len()
     }
 
+    /// The first job held whose id an earlier one has, if any: its
+    /// position (from 0) and the refusal an insert of it would meet. A
+    /// caller refusing a later job asks this first, so what it reports is
+    /// the first job, in order, that cannot go in.
+    pub(super) fn earlier_repeat(&self) -> Option<(usize, Error)> {
+        let records = &self.store.records;
+        let pos = first_repeat(&self.keys, |a, b| same_id(records, a, b))?;
+        Some((pos as usize, duplicate(records[pos].job_id())))
+    }
+
     /// The store, its indexes built; at revision `len()`, one change per job.
-    pub(super) fn finish(self) -> JobStore {
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::earlier_repeat`], when an id repeats.
+    pub(super) fn finish(mut self) -> Result<JobStore, (usize, Error)> {
+        let keys = std::mem::take(&mut self.keys);
+        let records = &self.store.records;
+        if let Err(pos) = self.store.ids.fill(&keys, |a, b| same_id(records, a, b)) {
+            let job_id = self.store.records[pos].job_id();
+            return Err((pos as usize, duplicate(job_id)));
+        }
+        drop(keys);
         let Builder {
             mut store,
             placed,
@@ -243,8 +273,13 @@ impl Builder {
             }
         }
         store.finished = finished.finish();
-        store
+        Ok(store)
     }
+}
+
+/// Whether the jobs at `a` and `b` have the same id.
+fn same_id(records: &Slots, a: u32, b: u32) -> bool {
+    records[a].job_id() == records[b].job_id()
 }
 
 impl JobStore {
@@ -285,8 +320,10 @@ impl JobStore {
         let jobs = jobs.into_iter();
         builder.reserve(jobs.size_hint().0);
         for job in jobs {
-            builder.push(job.borrow())?;
+            if let Err(err) = builder.push(job.borrow()) {
+                return Err(builder.earlier_repeat().map_or(err, |(_, repeat)| repeat));
+            }
         }
-        Ok(builder.finish())
+        builder.finish().map_err(|(_, repeat)| repeat)
     }
 }

@@ -52,9 +52,41 @@ impl IdTable {
         }
     }
 
-    /// Makes room for `n` more ids.
-    pub(super) fn reserve(&mut self, n: usize) {
-        self.table.reserve(n, |&(_, key)| spread(key));
+    /// Holds the ids of a store being built whole, at positions `0..n`:
+    /// `keys[pos]` is the key of the id at `pos`, and `same(a, b)` says
+    /// whether the ids at `a` and `b` are the same. The table must be
+    /// empty.
+    ///
+    /// The positions are put in the order of the buckets they go to, so
+    /// the table is filled front to back instead of at a random place per
+    /// id (a cache miss each, at a million ids); sorted so, the same ids
+    /// come side by side too, and are found in the same pass.
+    ///
+    /// # Errors
+    ///
+    /// [`first_repeat`]'s position, if any; the table is then left empty.
+    pub(super) fn fill(
+        &mut self,
+        keys: &[u32],
+        same: impl Fn(u32, u32) -> bool,
+    ) -> Result<(), u32> {
+        debug_assert_eq!(self.table.len(), 0, "filling a table that holds ids");
+        self.table.reserve(keys.len(), |&(_, key)| spread(key));
+        // hashbrown finds a hash's first bucket in its low bits, with as
+        // many buckets as the power of two its capacity is 7/8 of. Were
+        // that to change, the order would only be slower, never wrong.
+        let buckets = (self.table.capacity().saturating_mul(8) / 7)
+            .max(1)
+            .next_power_of_two();
+        let order = ordered(keys, buckets as u64);
+        if let Some(first) = repeat_in(&order, same) {
+            self.table.clear();
+            return Err(first);
+        }
+        for (_, key, pos) in order {
+            self.insert(key, pos);
+        }
+        Ok(())
     }
 
     /// Moves every position by `to` and shrinks the table to what it holds.
@@ -74,6 +106,45 @@ impl IdTable {
     pub(super) fn capacity(&self) -> usize {
         self.table.capacity()
     }
+}
+
+/// The first position (in order) whose id an earlier one has, among the
+/// ids at positions `0..n` as [`IdTable::fill`] takes them.
+pub(super) fn first_repeat(keys: &[u32], same: impl Fn(u32, u32) -> bool) -> Option<u32> {
+    repeat_in(&ordered(keys, 1), same)
+}
+
+/// (bucket, key, position) for each position, sorted: by the bucket among
+/// `buckets` (a power of two) the key goes to first, and equal keys side
+/// by side in the order of their positions.
+fn ordered(keys: &[u32], buckets: u64) -> Vec<(u64, u32, u32)> {
+    // Fewer positions than 2^30.
+    let mut order: Vec<(u64, u32, u32)> = (0u32..)
+        .zip(keys)
+        .map(|(pos, &key)| (spread(key) & (buckets - 1), key, pos))
+        .collect();
+    order.sort_unstable();
+    order
+}
+
+/// The first position whose id an earlier one has, in an [`ordered`]
+/// list.
+fn repeat_in(order: &[(u64, u32, u32)], same: impl Fn(u32, u32) -> bool) -> Option<u32> {
+    let mut first: Option<u32> = None;
+    for run in order.chunk_by(|a, b| a.1 == b.1) {
+        // One id a run, but for ids whose keys clash (32 bits of a keyed
+        // hash: a few pairs in a million ids, and nothing input can aim
+        // at), each compared with those before it.
+        for (at, &(_, _, later)) in run.iter().enumerate().skip(1) {
+            if run[..at]
+                .iter()
+                .any(|&(_, _, earlier)| same(earlier, later))
+            {
+                first = Some(first.map_or(later, |first| first.min(later)));
+            }
+        }
+    }
+    first
 }
 
 #[cfg(test)]

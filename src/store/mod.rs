@@ -275,16 +275,20 @@ impl JobStore {
         let job_id = checked.fields.job_id;
         let key = self.ids.key(job_id);
         if self.position_by_key(job_id, key).is_some() {
-            return Err(Error::new(ErrorKind::DuplicateJob {
-                job_id: job_id.to_owned(),
-            }));
+            return Err(duplicate(job_id));
         }
+        self.check_room()?;
+        Ok(key)
+    }
+
+    /// Refuses a job more than the quota.
+    fn check_room(&self) -> Result<(), Error> {
         if self.len() >= self.max_jobs {
             return Err(Error::new(ErrorKind::StoreFull {
                 capacity: self.max_jobs,
             }));
         }
-        Ok(key)
+        Ok(())
     }
 
     /// Stores a job that passed [`JobStore::check_insert`].
@@ -297,7 +301,8 @@ impl JobStore {
             self.compact();
         }
         let key = self.ids.key(checked.fields.job_id);
-        let pos = self.add_record(checked, key);
+        let pos = self.add_record(checked);
+        self.ids.insert(key, pos);
         let record = &self.records[pos];
         index(&mut self.apps, pos, record, &checked.involved);
         if record.status.is_finished() {
@@ -306,15 +311,13 @@ impl JobStore {
         }
     }
 
-    /// Packs a checked job whose id has `key` in the id table, adds it to
-    /// the id table and the records (not yet to an app's indexes), counts
-    /// the change, and says where it is.
-    fn add_record(&mut self, checked: &CheckedJob<'_>, key: u32) -> u32 {
+    /// Packs a checked job and adds it to the records (not yet to the id
+    /// table or an app's indexes), counts the change, and says where it is.
+    fn add_record(&mut self, checked: &CheckedJob<'_>) -> u32 {
         let job = &checked.fields;
         // Below `max_positions`: `commit_insert` renumbers before it is
         // reached, and a store being built holds fewer than `max_jobs`.
         let pos = self.records.next_position();
-        self.ids.insert(key, pos);
         let record = Record::new(
             checked,
             self.names.intern(job.app),
@@ -771,6 +774,13 @@ impl JobStore {
 }
 
 /// Adds a packed job at `pos` to its app's indexes.
+/// The refusal of a job whose id the store holds.
+fn duplicate(job_id: &str) -> Error {
+    Error::new(ErrorKind::DuplicateJob {
+        job_id: job_id.to_owned(),
+    })
+}
+
 fn index(apps: &mut SymMap<AppIndex>, pos: u32, record: &Record, resources: &[&str]) {
     apps.entry(record.app)
         .or_default()

@@ -349,8 +349,11 @@ enum Field {
     Jobs,
 }
 
-/// Checks the revision against the jobs and builds the store.
+/// Builds the store and checks the revision against its jobs.
 fn finish<E: de::Error>(revision: u64, builder: Builder) -> Result<JobStore, E> {
+    let mut store = builder
+        .finish()
+        .map_err(|(pos, why)| refused(pos + 1, &why))?;
     // No store makes 2^63 changes; a larger revision could only overflow
     // the next one.
     if revision > i64::MAX as u64 {
@@ -358,15 +361,19 @@ fn finish<E: de::Error>(revision: u64, builder: Builder) -> Result<JobStore, E> 
             "snapshot revision {revision} is beyond any a store can reach (2^63 - 1)"
         )));
     }
-    if revision < builder.len() as u64 {
+    if revision < store.len() as u64 {
         return Err(E::custom(format_args!(
             "snapshot revision {revision} is below the {} jobs it holds",
-            builder.len()
+            store.len()
         )));
     }
-    let mut store = builder.finish();
     store.revision = revision;
     Ok(store)
+}
+
+/// The refusal of the snapshot's `at`-th job (from 1).
+fn refused<E: de::Error>(at: usize, why: &dyn fmt::Display) -> E {
+    E::custom(format_args!("snapshot job {at}: {why}"))
 }
 
 impl<'de> Visitor<'de> for Snapshot {
@@ -425,18 +432,23 @@ impl<'de> Visitor<'de> for JobsSeed {
         builder.reserve(seq.size_hint().unwrap_or(0));
         let mut kinds = IndexMap::new();
         loop {
-            let at = builder.len() + 1;
-            let fail = |why: &dyn fmt::Display| {
-                de::Error::custom(format_args!("snapshot job {at}: {why}"))
+            // The first job, in order, that cannot go in: an id repeated
+            // before this job is only found when asked.
+            let fail = |builder: &Builder, why: &dyn fmt::Display| match builder.earlier_repeat() {
+                Some((pos, repeat)) => refused(pos + 1, &repeat),
+                None => refused(builder.len() + 1, why),
             };
-            let Some(stored) = seq
-                .next_element::<StoredIn<'_>>()
-                .map_err(|err| fail(&err))?
-            else {
-                return Ok(builder);
+            let stored = match seq.next_element::<StoredIn<'_>>() {
+                Ok(Some(stored)) => stored,
+                Ok(None) => return Ok(builder),
+                Err(err) => return Err(fail(&builder, &err)),
             };
-            let checked = stored.check(&mut kinds).map_err(|why| fail(&why))?;
-            builder.push_checked(&checked).map_err(|err| fail(&err))?;
+            let checked = stored
+                .check(&mut kinds)
+                .map_err(|why| fail(&builder, &why))?;
+            builder
+                .push_checked(&checked)
+                .map_err(|err| fail(&builder, &err))?;
         }
     }
 }

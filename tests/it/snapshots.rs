@@ -216,6 +216,76 @@ fn building_whole_refuses_the_first_bad_job() {
     assert_eq!((empty.len(), empty.revision()), (0, 0));
 }
 
+/// Ids are gathered at the end of a build, yet what is refused is still
+/// the first job in order that an insert would refuse: among thousands,
+/// the earliest repeat, and a repeat before a job with a bad field (or a
+/// bad field before a repeat).
+#[test]
+fn building_whole_reports_the_first_refusal_in_order() {
+    let many = |repeats: &[(usize, usize)]| -> Vec<Job> {
+        let mut jobs: Vec<Job> = (0..5000)
+            .map(|i| job(&format!("j-{i}"), "a", "u", i as i64))
+            .collect();
+        for &(at, of) in repeats {
+            jobs[at].job_id = format!("j-{of}");
+        }
+        jobs
+    };
+    let failed = |mut job: Job| {
+        job.error_codes = "E".into();
+        job
+    };
+    let err = JobStore::from_jobs(many(&[(4000, 10), (3000, 20), (4500, 4499)])).unwrap_err();
+    assert_eq!(err.to_string(), "ParameterError, job [j-20] already exists");
+    let mut jobs = many(&[(3000, 20)]);
+    jobs[3500] = failed(jobs[3500].clone());
+    let err = JobStore::from_jobs(&jobs).unwrap_err();
+    assert_eq!(err.to_string(), "ParameterError, job [j-20] already exists");
+    let mut jobs = many(&[(3000, 20)]);
+    jobs[2500] = failed(jobs[2500].clone());
+    let err = JobStore::from_jobs(&jobs).unwrap_err();
+    assert!(err.to_string().contains("for field [error_codes]"), "{err}");
+    // Ids that differ in their last byte only are no repeat.
+    let store = JobStore::from_jobs(many(&[])).unwrap();
+    assert_eq!(store.len(), 5000);
+    assert_eq!(store.check_invariants(), Ok(()));
+
+    // A snapshot names the repeat's place, before a later bad job or a
+    // revision below its jobs.
+    let mut three = JobStore::new();
+    for i in 1..=3 {
+        three
+            .insert(job(&format!("j-{i}"), "app-1", "usr-1", i))
+            .unwrap();
+    }
+    let text = serde_json::to_string(&three).unwrap();
+    let repeated = text.replacen("\"j-3\"", "\"j-1\"", 1);
+    for (bad, why) in [
+        (
+            repeated.clone(),
+            "snapshot job 3: ParameterError, job [j-1] already exists",
+        ),
+        (
+            repeated.replace(r#""revision":3"#, r#""revision":1"#),
+            "snapshot job 3: ParameterError, job [j-1] already exists",
+        ),
+        (
+            repeated.replacen(r#"]}"#, r#",{"job_id":"j-9"}]}"#, 1),
+            "snapshot job 3: ParameterError, job [j-1] already exists",
+        ),
+        (
+            text.replacen("\"j-3\"", "\"j-1\"", 1)
+                .replacen("\"j-2\"", "\"\"", 1),
+            "snapshot job 2: ParameterError, invalid value [] for field [job_id]: must not be empty",
+        ),
+    ] {
+        let err = serde_json::from_str::<JobStore>(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(why), "{bad}\n{err}");
+    }
+}
+
 /// A job with awkward text everywhere and `resources` in one of the shapes
 /// a snapshot reader tells apart: none, plain kinds, a kind that needs
 /// escaping, empty lists, and more kinds than the quick reader takes.
