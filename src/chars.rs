@@ -301,15 +301,17 @@ pub(crate) fn is_json_escaped(text: &str) -> bool {
         // The bytes right after each backslash (little-endian: the next
         // byte is the next higher one).
         let escaped = backslashes << 8 | carry;
-        let letters = quotes
-            | swar::equal(word, b'b')
-            | swar::equal(word, b't')
-            | swar::equal(word, b'n')
-            | swar::equal(word, b'f')
-            | swar::equal(word, b'r');
-        // Each backslash escapes a quote or a letter (not a backslash,
-        // whose backslash would then escape nothing, nor `u`).
-        if escaped & !letters == 0 {
+        // Each backslash escapes a quote (as in a directive, almost always)
+        // or a letter; not a backslash, whose backslash would then escape
+        // nothing, nor `u`.
+        let letters = || {
+            swar::equal(word, b'b')
+                | swar::equal(word, b't')
+                | swar::equal(word, b'n')
+                | swar::equal(word, b'f')
+                | swar::equal(word, b'r')
+        };
+        if escaped & !quotes == 0 || escaped & !(quotes | letters()) == 0 {
             if quotes & !escaped != 0 {
                 return false;
             }

@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
 
 use hashbrown::HashTable;
 
-use super::head::{Head, Matches};
+use super::head::{Head, Matches, Recent};
 use super::ids::first_repeat;
 use super::index::{AppIndex, Scope};
 use super::ordered::{Entry, ListBuilder, OrderedList};
@@ -16,6 +16,10 @@ use super::slots::Slots;
 use super::{JobStore, duplicate};
 use crate::error::Error;
 use crate::job::{CheckedJob, Job};
+
+/// The tag of names in [`Builder::recent`]: no app has it (fewer than
+/// 2^30 jobs, three names each).
+const NAME: Sym = Sym::MAX;
 
 /// Scopes by the app and the name (owner or action) they are for.
 type ScopesByName = HashMap<(Sym, Sym), u32, BuildHasherDefault<SymHasher>>;
@@ -49,6 +53,10 @@ pub(super) struct Builder {
     /// jobs' texts.
     posted: Vec<(u32, u32)>,
     hasher: RandomState,
+    /// Names interned lately (tagged [`NAME`]; no name is released during
+    /// a build, so a symbol held stays the name's) and resource ids posted
+    /// lately (tagged with their app), with their list.
+    recent: Recent,
     /// How many finished jobs there are.
     finished: usize,
 }
@@ -67,6 +75,7 @@ impl Builder {
             lists: Vec::new(),
             posted: Vec::new(),
             hasher: RandomState::new(),
+            recent: Recent::new(12),
             finished: 0,
         }
     }
@@ -99,7 +108,9 @@ impl Builder {
     pub(super) fn push_checked(&mut self, checked: &CheckedJob<'_>) -> Result<(), Error> {
         self.store.check_room()?;
         self.keys.push(self.store.ids.key(checked.fields.job_id));
-        let pos = self.store.add_record(checked);
+        let job = &checked.fields;
+        let names = [job.app, job.owner, job.job_action].map(|name| self.intern(name));
+        let pos = self.store.add_record(checked, names);
         // A new store hands out positions from 0, one after the other.
         debug_assert_eq!(pos as usize, self.placed.len());
         let record = &self.store.records[pos];
@@ -127,9 +138,25 @@ impl Builder {
         Ok(())
     }
 
+    /// The symbol of an app, owner or action name, counting a use.
+    fn intern(&mut self, name: &str) -> Sym {
+        let names = &mut self.store.names;
+        if let Some(sym) = self.recent.get(name, NAME) {
+            names.use_again(sym);
+            return sym;
+        }
+        let sym = names.intern(name);
+        self.recent.put(name, NAME, sym);
+        sym
+    }
+
     /// Adds `pos` (the highest position yet) to the posting list of `id`
     /// in `app`.
     fn post(&mut self, app: Sym, id: &str, pos: u32) {
+        if let Some(at) = self.recent.get(id, app) {
+            self.posted.push((at, pos));
+            return;
+        }
         let hash = self.hasher.hash_one((app, id));
         let lists = &mut self.lists;
         let is = |&(held, head, at): &(Sym, Head, u32)| {
@@ -156,6 +183,7 @@ impl Builder {
                 at
             }
         };
+        self.recent.put(id, app, at);
         self.posted.push((at, pos));
     }
 

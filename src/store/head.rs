@@ -50,6 +50,60 @@ impl Head {
     }
 }
 
+/// Names seen lately, each in the slot a cheap hash of it (and of a tag
+/// beside it, such as the app of a resource id) picks, with a number: a
+/// build finds most of its apps, owners, actions and resource ids here,
+/// without a SipHash and a probe of a large table. A slot holds the last
+/// name that came to it, so a miss costs what the table costs, as it
+/// would without the cache: input that picks colliding names gains
+/// nothing.
+pub(super) struct Recent {
+    /// (head, tag, number); a power of two of them.
+    slots: Vec<Option<(Head, u32, u32)>>,
+}
+
+impl Recent {
+    /// A cache of `2^bits` slots.
+    pub(super) fn new(bits: u32) -> Recent {
+        Recent {
+            slots: vec![None; 1 << bits],
+        }
+    }
+
+    fn slot(&self, name: &str, tag: u32) -> usize {
+        let bytes = name.as_bytes();
+        let word = |part: &[u8]| {
+            let mut word = [0; 8];
+            word[..part.len()].copy_from_slice(part);
+            u64::from_le_bytes(word)
+        };
+        let first = word(&bytes[..bytes.len().min(8)]);
+        let last = word(&bytes[bytes.len().saturating_sub(8)..]);
+        let mixed = (first ^ last.rotate_left(29) ^ (u64::from(tag) << 32 | bytes.len() as u64))
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (mixed >> 32) as usize & (self.slots.len() - 1)
+    }
+
+    /// The number held for `name` under `tag`, if its slot holds them.
+    pub(super) fn get(&self, name: &str, tag: u32) -> Option<u32> {
+        match self.slots[self.slot(name, tag)] {
+            Some((head, held, number)) if held == tag && head.matches(name) == Matches::Yes => {
+                Some(number)
+            }
+            _ => None,
+        }
+    }
+
+    /// Holds `number` for `name` under `tag` (if the head holds all of the
+    /// name).
+    pub(super) fn put(&mut self, name: &str, tag: u32, number: u32) {
+        if name.len() <= HEAD {
+            let slot = self.slot(name, tag);
+            self.slots[slot] = Some((Head::of(name), tag, number));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +131,38 @@ mod tests {
         );
         let longer = "a".repeat(400);
         assert_eq!(Head::of(&longer).matches(&"a".repeat(300)), Matches::Maybe);
+    }
+
+    /// The cache gives back only the very name it holds under its tag,
+    /// keeps the last name of a slot, and holds no name longer than a
+    /// head.
+    #[test]
+    fn recent_names_are_only_ever_the_same_name() {
+        let mut recent = Recent::new(10);
+        assert_eq!(recent.get("usr-1", 0), None);
+        recent.put("usr-1", 0, 7);
+        assert_eq!(recent.get("usr-1", 0), Some(7));
+        assert_eq!(recent.get("usr-1", 1), None);
+        assert_eq!(recent.get("usr-2", 0), None);
+        // Two names in one slot: the later one stays.
+        let names: Vec<String> = (0..5000).map(|i| format!("usr-{i}")).collect();
+        let first = &names[0];
+        let other = names[1..]
+            .iter()
+            .find(|name| recent.slot(name, 0) == recent.slot(first, 0))
+            .expect("5000 names in 1024 slots share one");
+        recent.put(first, 0, 1);
+        recent.put(other, 0, 2);
+        assert_eq!(
+            (recent.get(first, 0), recent.get(other, 0)),
+            (None, Some(2))
+        );
+        let long = "x".repeat(HEAD + 1);
+        recent.put(&long, 0, 3);
+        assert_eq!(recent.get(&long, 0), None);
+        // Every name finds a slot, short or empty.
+        for name in ["", "a", "abcdefgh", "abcdefghi", &long] {
+            assert!(recent.slot(name, u32::MAX) < 1024);
+        }
     }
 }

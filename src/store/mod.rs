@@ -35,7 +35,7 @@ use crate::time::{from_nanos, to_nanos};
 use self::ids::IdTable;
 use self::index::AppIndex;
 use self::ordered::{Entry, MAX_POSITIONS, OrderedList};
-use self::record::{Interner, Record, SymMap};
+use self::record::{Interner, Record, Sym, SymMap};
 use self::slots::Slots;
 
 pub use self::events::Applied;
@@ -301,7 +301,9 @@ impl JobStore {
             self.compact();
         }
         let key = self.ids.key(checked.fields.job_id);
-        let pos = self.add_record(checked);
+        let job = &checked.fields;
+        let names = [job.app, job.owner, job.job_action].map(|name| self.names.intern(name));
+        let pos = self.add_record(checked, names);
         self.ids.insert(key, pos);
         let record = &self.records[pos];
         index(&mut self.apps, pos, record, &checked.involved);
@@ -311,19 +313,15 @@ impl JobStore {
         }
     }
 
-    /// Packs a checked job and adds it to the records (not yet to the id
-    /// table or an app's indexes), counts the change, and says where it is.
-    fn add_record(&mut self, checked: &CheckedJob<'_>) -> u32 {
-        let job = &checked.fields;
+    /// Packs a checked job, its app, owner and action interned as
+    /// `names`, and adds it to the records (not yet to the id table or an
+    /// app's indexes), counts the change, and says where it is.
+    fn add_record(&mut self, checked: &CheckedJob<'_>, names: [Sym; 3]) -> u32 {
         // Below `max_positions`: `commit_insert` renumbers before it is
         // reached, and a store being built holds fewer than `max_jobs`.
         let pos = self.records.next_position();
-        let record = Record::new(
-            checked,
-            self.names.intern(job.app),
-            self.names.intern(job.owner),
-            self.names.intern(job.job_action),
-        );
+        let [app, owner, action] = names;
+        let record = Record::new(checked, app, owner, action);
         self.records.push(record);
         self.revision += 1;
         pos

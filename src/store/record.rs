@@ -91,10 +91,15 @@ impl Interner {
             .map(|&(sym, _)| sym)
     }
 
+    /// Counts one more use of a symbol in use.
+    pub(super) fn use_again(&mut self, sym: Sym) {
+        self.uses[sym as usize] += 1;
+    }
+
     /// The symbol of `name`, counting one more use of it.
     pub(super) fn intern(&mut self, name: &str) -> Sym {
         if let Some(sym) = self.get(name) {
-            self.uses[sym as usize] += 1;
+            self.use_again(sym);
             return sym;
         }
         let sym = match self.free.pop() {
