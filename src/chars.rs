@@ -234,8 +234,11 @@ fn push_escaped(out: &mut String, text: &str) {
         for_words(block, |word, bytes| {
             len = escape_word(&mut buf, len, word, bytes)
         });
-        // The block's own characters, whole, with ASCII escapes between.
-        out.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
+        // The block's own characters, whole, with ASCII escapes between: a
+        // failure here is a bug of this function, not of its input, and
+        // would leave the record's lengths wrong, so it stops loudly.
+        let escaped = std::str::from_utf8(&buf[..len]);
+        out.push_str(escaped.expect("joblog bug: an escaped block splits a character"));
         start = end;
     }
 }
@@ -447,12 +450,35 @@ mod tests {
         #[test]
         fn the_escaped_form_is_recognized(
             text in "(\\PC|[\\x00-\\x1f\"\\\\/\\x7f\u{2028}é])*",
-            other in "(\\\\(u00[01][0-9a-fA-F]|u[0-9a-fA-F]{0,4}|.)|[a\"\\x00-\\x1f])*",
+            other in "(\\\\(u00[01][0-9a-fA-F]|u[0-9a-fA-F]{0,4}|[btnfr\"\\\\/u]|.)|[a\"\\x00-\\x1f])*",
         ) {
             prop_assert!(is_json_escaped(&json_escaped(&text)));
             let canonical = serde_json::from_str::<String>(&format!("\"{other}\""))
                 .is_ok_and(|read| json_escaped(&read) == other);
             prop_assert_eq!(is_json_escaped(&other), canonical, "{:?}", other);
+        }
+    }
+
+    /// Escapes that straddle the words the check reads, at every offset.
+    #[test]
+    fn escapes_across_words_are_read_whole() {
+        for pad in 0..9 {
+            let a = "a".repeat(pad);
+            for (tail, good) in [
+                (r"\", false),
+                (r#"\"aaaaaaaa"#, true),
+                (r#"\\\"aaaaaaa"#, true),
+                (r#"\\"aaaaaaa"#, false),
+                (r"\\\\aaaaaaaa", true),
+                (r"\u001faaaaaaaa", true),
+                (r"\u0001", true),
+                (r"\u000", false),
+                (r"\naaaaaaa\", false),
+                (r"\qaaaaaaa", false),
+            ] {
+                let text = format!("{a}{tail}");
+                assert_eq!(is_json_escaped(&text), good, "{text}");
+            }
         }
     }
 

@@ -260,7 +260,9 @@ impl Job {
 
     /// Checks every rule and hands back what the store keeps: the times as
     /// index keys, the field lengths in the widths the store packs them
-    /// in, and `resources` and `extras` written as JSON.
+    /// in, `extras` as JSON, and the directive and `resources` ready to be
+    /// written into a record's text (their lengths counted, the writing
+    /// left to the store).
     pub(crate) fn check(&self) -> Result<CheckedJob<'_>, Error> {
         let fields = Fields {
             status: self.status,
@@ -455,7 +457,6 @@ pub(crate) struct FieldLens {
     pub(crate) resources: u32,
 }
 
-/// Writes a map as compact JSON, refusing (never hiding) a failure.
 /// `resources` as compact JSON, as serde_json writes the map (key order
 /// kept): read from a snapshot in that form, or written from the map
 /// itself, its length counted first.

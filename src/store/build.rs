@@ -24,11 +24,12 @@ const NAME: Sym = Sym::MAX;
 /// Scopes by the app and the name (owner or action) they are for.
 type ScopesByName = HashMap<(Sym, Sym), u32, BuildHasherDefault<SymHasher>>;
 
-/// A store being built whole: records, ids and posting lists as jobs
-/// come; for the ordered indexes, only which scopes each job is in. At
-/// the end, the jobs are sorted once by each time and dealt, in that
-/// order, to the lists of their scopes, so every list comes out sorted
-/// without a sort of its own.
+/// A store being built whole: records as jobs come, and staged beside
+/// them each job's id key, its postings and the scopes it is in. At the
+/// end, the ids fill their table in one ordered pass (which finds any
+/// repeat), the postings are dealt to their lists, and the jobs are
+/// sorted once by each time and dealt, in that order, to the lists of
+/// their scopes, so every list comes out sorted without a sort of its own.
 pub(super) struct Builder {
     store: JobStore,
     /// By position: the key of the job's id in the id table, which is
@@ -75,7 +76,7 @@ impl Builder {
             lists: Vec::new(),
             posted: Vec::new(),
             hasher: RandomState::new(),
-            recent: Recent::new(12),
+            recent: Recent::new(Recent::MIN_BITS),
             finished: 0,
         }
     }
@@ -108,6 +109,10 @@ impl Builder {
     pub(super) fn push_checked(&mut self, checked: &CheckedJob<'_>) -> Result<(), Error> {
         self.store.check_room()?;
         self.keys.push(self.store.ids.key(checked.fields.job_id));
+        // The cache grows with the build: a small one for a small store.
+        if self.placed.len() >= 8 * self.recent.len() {
+            self.recent.grow();
+        }
         let job = &checked.fields;
         let names = [job.app, job.owner, job.job_action].map(|name| self.intern(name));
         let pos = self.store.add_record(checked, names);
@@ -159,9 +164,10 @@ impl Builder {
         }
         let hash = self.hasher.hash_one((app, id));
         let lists = &mut self.lists;
+        let probe = Head::of(id);
         let is = |&(held, head, at): &(Sym, Head, u32)| {
             held == app
-                && match head.matches(id) {
+                && match head.matches(&probe) {
                     Matches::No => false,
                     Matches::Yes => true,
                     Matches::Maybe => *lists[at as usize].1 == *id,
@@ -342,7 +348,11 @@ impl JobStore {
     ///
     /// The first job [`JobStore::insert`] would refuse (an invalid record,
     /// a repeated id, more than [`JobStore::MAX_JOBS`] jobs); no store is
-    /// built.
+    /// built. Ids are gathered and checked for repeats once, at the end,
+    /// so a repeated id is found only after every job is read (and the
+    /// iterator run to its end); a job that fails a check of its own stops
+    /// the build at once, and is reported unless an earlier job repeats
+    /// an id.
     pub fn from_jobs<J: Borrow<Job>>(jobs: impl IntoIterator<Item = J>) -> Result<JobStore, Error> {
         let mut builder = Builder::new();
         let jobs = jobs.into_iter();

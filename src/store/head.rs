@@ -37,12 +37,13 @@ impl Head {
         }
     }
 
-    /// Whether `name` is the name this is the head of.
-    pub(super) fn matches(&self, name: &str) -> Matches {
-        let other = Head::of(name);
-        if other != *self {
+    /// Whether the name `probe` is the head of (made once for a lookup,
+    /// whatever the number of entries it is held against) is the name this
+    /// is the head of.
+    pub(super) fn matches(&self, probe: &Head) -> Matches {
+        if probe != self {
             Matches::No
-        } else if name.len() <= HEAD {
+        } else if usize::from(probe.len) <= HEAD {
             Matches::Yes
         } else {
             Matches::Maybe
@@ -63,10 +64,28 @@ pub(super) struct Recent {
 }
 
 impl Recent {
+    /// The fewest slots, as a power of two.
+    pub(super) const MIN_BITS: u32 = 6;
+    /// The most: 4,096 slots, 144 KiB.
+    const MAX_BITS: u32 = 12;
+
     /// A cache of `2^bits` slots.
     pub(super) fn new(bits: u32) -> Recent {
         Recent {
-            slots: vec![None; 1 << bits],
+            slots: vec![None; 1 << bits.clamp(Recent::MIN_BITS, Recent::MAX_BITS)],
+        }
+    }
+
+    /// How many slots it has.
+    pub(super) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Doubles the slots (up to the most), emptied.
+    pub(super) fn grow(&mut self) {
+        let bits = self.slots.len().trailing_zeros() + 1;
+        if bits <= Recent::MAX_BITS {
+            *self = Recent::new(bits);
         }
     }
 
@@ -87,7 +106,9 @@ impl Recent {
     /// The number held for `name` under `tag`, if its slot holds them.
     pub(super) fn get(&self, name: &str, tag: u32) -> Option<u32> {
         match self.slots[self.slot(name, tag)] {
-            Some((head, held, number)) if held == tag && head.matches(name) == Matches::Yes => {
+            Some((head, held, number))
+                if held == tag && head.matches(&Head::of(name)) == Matches::Yes =>
+            {
                 Some(number)
             }
             _ => None,
@@ -113,24 +134,27 @@ mod tests {
     #[test]
     fn a_head_tells_short_names_apart_and_defers_long_ones() {
         let short = Head::of("app-tg3lbp0a");
-        assert_eq!(short.matches("app-tg3lbp0a"), Matches::Yes);
-        assert_eq!(short.matches("app-tg3lbp0b"), Matches::No);
-        assert_eq!(short.matches("app-tg3lbp0"), Matches::No);
-        assert_eq!(short.matches("app-tg3lbp0a\0"), Matches::No);
-        assert_eq!(Head::of("").matches(""), Matches::Yes);
-        assert_eq!(Head::of("").matches("\0"), Matches::No);
+        assert_eq!(short.matches(&Head::of("app-tg3lbp0a")), Matches::Yes);
+        assert_eq!(short.matches(&Head::of("app-tg3lbp0b")), Matches::No);
+        assert_eq!(short.matches(&Head::of("app-tg3lbp0")), Matches::No);
+        assert_eq!(short.matches(&Head::of("app-tg3lbp0a\0")), Matches::No);
+        assert_eq!(Head::of("").matches(&Head::of("")), Matches::Yes);
+        assert_eq!(Head::of("").matches(&Head::of("\0")), Matches::No);
         let exact = "a".repeat(HEAD);
-        assert_eq!(Head::of(&exact).matches(&exact), Matches::Yes);
+        assert_eq!(Head::of(&exact).matches(&Head::of(&exact)), Matches::Yes);
         let long = "a".repeat(HEAD + 5);
         let head = Head::of(&long);
-        assert_eq!(head.matches(&long), Matches::Maybe);
-        assert_eq!(head.matches(&"a".repeat(HEAD + 4)), Matches::No);
+        assert_eq!(head.matches(&Head::of(&long)), Matches::Maybe);
+        assert_eq!(head.matches(&Head::of(&"a".repeat(HEAD + 4))), Matches::No);
         assert_eq!(
-            head.matches(&format!("{}b", "a".repeat(HEAD + 4))),
+            head.matches(&Head::of(&format!("{}b", "a".repeat(HEAD + 4)))),
             Matches::Maybe
         );
         let longer = "a".repeat(400);
-        assert_eq!(Head::of(&longer).matches(&"a".repeat(300)), Matches::Maybe);
+        assert_eq!(
+            Head::of(&longer).matches(&Head::of(&"a".repeat(300))),
+            Matches::Maybe
+        );
     }
 
     /// The cache gives back only the very name it holds under its tag,
@@ -143,6 +167,11 @@ mod tests {
         recent.put("usr-1", 0, 7);
         assert_eq!(recent.get("usr-1", 0), Some(7));
         assert_eq!(recent.get("usr-1", 1), None);
+        // A tag whose slot is the same: still not the name held.
+        let tag = (1..)
+            .find(|&tag| recent.slot("usr-1", tag) == recent.slot("usr-1", 0))
+            .expect("some tag shares the slot");
+        assert_eq!(recent.get("usr-1", tag), None);
         assert_eq!(recent.get("usr-2", 0), None);
         // Two names in one slot: the later one stays.
         let names: Vec<String> = (0..5000).map(|i| format!("usr-{i}")).collect();
@@ -164,5 +193,12 @@ mod tests {
         for name in ["", "a", "abcdefgh", "abcdefghi", &long] {
             assert!(recent.slot(name, u32::MAX) < 1024);
         }
+        // It grows by doubling, emptied, up to 4,096 slots.
+        recent.grow();
+        assert_eq!((recent.len(), recent.get(other, 0)), (2048, None));
+        recent.grow();
+        recent.grow();
+        assert_eq!(recent.len(), 4096);
+        assert_eq!(Recent::new(0).len(), 64);
     }
 }

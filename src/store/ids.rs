@@ -134,13 +134,15 @@ fn repeat_in(order: &[(u64, u32, u32)], same: impl Fn(u32, u32) -> bool) -> Opti
     for run in order.chunk_by(|a, b| a.1 == b.1) {
         // One id a run, but for ids whose keys clash (32 bits of a keyed
         // hash: a few pairs in a million ids, and nothing input can aim
-        // at), each compared with those before it.
+        // at), each compared with those before it. A run is in the order
+        // of positions, so its first repeat is its earliest.
         for (at, &(_, _, later)) in run.iter().enumerate().skip(1) {
             if run[..at]
                 .iter()
                 .any(|&(_, _, earlier)| same(earlier, later))
             {
                 first = Some(first.map_or(later, |first| first.min(later)));
+                break;
             }
         }
     }
@@ -160,5 +162,49 @@ mod tests {
             seen[(spread(key.wrapping_mul(2_654_435_761)) & 0xff) as usize] = true;
         }
         assert!(seen.iter().all(|&seen| seen));
+    }
+
+    /// Repeats are found whatever the keys: with every key the same (one
+    /// run of all positions), and with ids whose keys only clash; the
+    /// first position in order that repeats an earlier id is named, and a
+    /// table filled without repeats finds every id at its place.
+    #[test]
+    fn the_first_repeat_is_found_and_a_filled_table_finds_every_id() {
+        // Ids by position: 0..50 distinct, but 40 repeats the id of 7 and
+        // 45 that of 3 (so 40 is the first repeat).
+        let ids: Vec<u32> = (0..50)
+            .map(|pos| match pos {
+                40 => 107,
+                45 => 103,
+                pos => pos + 100,
+            })
+            .collect();
+        let same = |a: u32, b: u32| ids[a as usize] == ids[b as usize];
+        for keys in [
+            vec![0; 50],
+            ids.iter().map(|id| id % 3).collect(),
+            ids.clone(),
+        ] {
+            assert_eq!(first_repeat(&keys, same), Some(40));
+            let mut table = IdTable::default();
+            assert_eq!(table.fill(&keys, same), Err(40));
+            assert_eq!(table.len(), 0);
+        }
+        let distinct: Vec<u32> = (0..50).map(|pos| pos + 100).collect();
+        let same = |a: u32, b: u32| distinct[a as usize] == distinct[b as usize];
+        for keys in [vec![0; 50], distinct.iter().map(|id| id % 3).collect()] {
+            assert_eq!(first_repeat(&keys, same), None);
+            let mut table = IdTable::default();
+            assert_eq!(table.fill(&keys, same), Ok(()));
+            assert_eq!(table.len(), 50);
+            for (pos, &key) in (0u32..).zip(&keys) {
+                assert_eq!(table.find(key, |held| held == pos), Some(pos));
+            }
+        }
+        let mut empty = IdTable::default();
+        assert_eq!(empty.fill(&[], |_, _| true), Ok(()));
+        let mut one = IdTable::default();
+        assert_eq!(one.fill(&[9], |_, _| true), Ok(()));
+        assert_eq!(one.find(9, |_| true), Some(0));
     }
 }

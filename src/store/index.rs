@@ -217,7 +217,7 @@ impl AppIndex {
 }
 
 /// Adds `pos` (the highest position yet) to the posting list of each id.
-pub(super) fn post(postings: &mut HashMap<Box<str>, Vec<u32>>, pos: u32, resources: &[&str]) {
+fn post(postings: &mut HashMap<Box<str>, Vec<u32>>, pos: u32, resources: &[&str]) {
     for &id in resources {
         match postings.get_mut(id) {
             Some(positions) => positions.push(pos),

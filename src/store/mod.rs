@@ -771,7 +771,6 @@ impl JobStore {
     }
 }
 
-/// Adds a packed job at `pos` to its app's indexes.
 /// The refusal of a job whose id the store holds.
 fn duplicate(job_id: &str) -> Error {
     Error::new(ErrorKind::DuplicateJob {
@@ -779,6 +778,7 @@ fn duplicate(job_id: &str) -> Error {
     })
 }
 
+/// Adds a packed job at `pos` to its app's indexes.
 fn index(apps: &mut SymMap<AppIndex>, pos: u32, record: &Record, resources: &[&str]) {
     apps.entry(record.app)
         .or_default()

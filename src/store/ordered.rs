@@ -144,7 +144,9 @@ impl ListBuilder {
         debug_assert!(
             self.chunk
                 .last()
-                .is_none_or(|last| last.key() < entry.key()),
+                .map(Entry::key)
+                .or(self.list.chunks.last().map(|chunk| chunk.last))
+                .is_none_or(|last| last < entry.key()),
             "entries out of order"
         );
         if self.chunk.len() == MAX_CHUNK {

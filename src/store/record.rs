@@ -81,7 +81,8 @@ pub(super) struct Interner {
 impl Interner {
     pub(super) fn get(&self, name: &str) -> Option<Sym> {
         let names = &self.names;
-        let is = |&(sym, head): &(Sym, Head)| match head.matches(name) {
+        let probe = Head::of(name);
+        let is = |&(sym, head): &(Sym, Head)| match head.matches(&probe) {
             Matches::No => false,
             Matches::Yes => true,
             Matches::Maybe => &*names[sym as usize] == name,

@@ -395,15 +395,36 @@ impl<'de> Visitor<'de> for Snapshot {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JobStore, A::Error> {
         let (mut revision, mut builder) = (None, None);
-        while let Some(field) = map.next_key()? {
-            match field {
-                Field::Revision if revision.is_none() => revision = Some(map.next_value()?),
-                Field::Jobs if builder.is_none() => builder = Some(map.next_value_seed(JobsSeed)?),
-                Field::Revision => return Err(de::Error::duplicate_field("revision")),
-                Field::Jobs => return Err(de::Error::duplicate_field("jobs")),
-            }
+        // Once the jobs are read, a repeated id among them is reported
+        // before whatever else is wrong after them.
+        let first = |builder: &Option<Builder>, err: A::Error| match builder
+            .as_ref()
+            .and_then(Builder::earlier_repeat)
+        {
+            Some((pos, repeat)) => refused(pos + 1, &repeat),
+            None => err,
+        };
+        loop {
+            let field = match map.next_key() {
+                Ok(Some(field)) => field,
+                Ok(None) => break,
+                Err(err) => return Err(first(&builder, err)),
+            };
+            let read = match field {
+                Field::Revision if revision.is_none() => {
+                    map.next_value().map(|read| revision = Some(read))
+                }
+                Field::Jobs if builder.is_none() => map
+                    .next_value_seed(JobsSeed)
+                    .map(|read| builder = Some(read)),
+                Field::Revision => Err(de::Error::duplicate_field("revision")),
+                Field::Jobs => Err(de::Error::duplicate_field("jobs")),
+            };
+            read.map_err(|err| first(&builder, err))?;
         }
-        let revision = revision.ok_or_else(|| de::Error::missing_field("revision"))?;
+        let Some(revision) = revision else {
+            return Err(first(&builder, de::Error::missing_field("revision")));
+        };
         let builder = builder.ok_or_else(|| de::Error::missing_field("jobs"))?;
         finish(revision, builder)
     }

@@ -274,6 +274,18 @@ fn building_whole_reports_the_first_refusal_in_order() {
             "snapshot job 3: ParameterError, job [j-1] already exists",
         ),
         (
+            repeated.replacen(r#""revision":3,"#, "", 1),
+            "snapshot job 3: ParameterError, job [j-1] already exists",
+        ),
+        (
+            format!("{},\"jobs\":[]}}", &repeated[..repeated.len() - 1]),
+            "snapshot job 3: ParameterError, job [j-1] already exists",
+        ),
+        (
+            format!("{},\"revision\":3}}", &repeated[..repeated.len() - 1]),
+            "snapshot job 3: ParameterError, job [j-1] already exists",
+        ),
+        (
             text.replacen("\"j-3\"", "\"j-1\"", 1)
                 .replacen("\"j-2\"", "\"\"", 1),
             "snapshot job 2: ParameterError, invalid value [] for field [job_id]: must not be empty",
@@ -370,4 +382,108 @@ fn a_directive_reads_in_any_json_escaping_and_only_its_own_form_in_binary() {
     // (postcard keeps no message; the words are tested beside the reader.)
     assert!(postcard::from_bytes::<JobStore>(&bad).is_err());
     assert!(postcard::from_bytes::<JobStore>(&bytes).is_ok());
+}
+
+/// Names past the head a hash table keeps beside them (23 bytes), two
+/// sharing all of it, names past 255 bytes, a resource id in two apps and
+/// one spelled as an app: building whole gives what inserting one by one
+/// gives, job for job and answer for answer.
+#[test]
+fn building_whole_tells_long_and_shared_names_apart() {
+    let head = "x".repeat(23);
+    let long = "y".repeat(300);
+    let apps = [
+        format!("{head}-app-a"),
+        format!("{head}-app-b"),
+        format!("{long}1"),
+        format!("{long}2"),
+    ];
+    let owners: Vec<String> = (0..5).map(|i| format!("{head}-usr-{i}")).collect();
+    let actions = [
+        format!("{head}Start"),
+        format!("{head}Stop"),
+        format!("{long}Act"),
+    ];
+    let resources = [
+        "cl-shared".to_owned(),
+        apps[1].clone(),
+        format!("{head}-cl-1"),
+        format!("{head}-cl-2"),
+        format!("{long}cl"),
+    ];
+    let jobs: Vec<Job> = (0..3000)
+        .map(|i| {
+            let mut job = job(
+                &format!("j-{i}"),
+                &apps[i % 4],
+                &owners[i * 7 % 5],
+                i as i64 / 3,
+            );
+            job.job_action = actions[i * 5 % 3].clone();
+            job.resource_ids = format!("{} {}", resources[i % 5], resources[i * 3 % 5]);
+            if i % 5 == i * 3 % 5 {
+                job.resource_ids = resources[i % 5].clone();
+            }
+            job
+        })
+        .collect();
+    let mut one_by_one = JobStore::new();
+    for job in &jobs {
+        one_by_one.insert(job.clone()).unwrap();
+    }
+    let built = JobStore::from_jobs(&jobs).unwrap();
+    assert_eq!(built.check_invariants(), Ok(()));
+    assert_eq!(built.revision(), one_by_one.revision());
+    assert_eq!(dump(&built), dump(&one_by_one));
+    // And both are the jobs given, each name its own.
+    assert_eq!(dump(&built), jobs);
+    let ids = |store: &JobStore, caller: &Caller, query: &joblog::Query| {
+        let page = store.describe(caller, query).unwrap();
+        let ids: Vec<String> = page
+            .jobs()
+            .iter()
+            .map(|job| job.job_id().to_owned())
+            .collect();
+        (page.total_count(), ids)
+    };
+    let mut nonempty = 0;
+    for app in &apps {
+        for caller in std::iter::once(Caller::admin("root")).chain(owners.iter().map(Caller::user))
+        {
+            let mut queries = vec![joblog::Query::builder(app).limit(100).build()];
+            queries.extend(
+                actions
+                    .iter()
+                    .map(|action| joblog::Query::builder(app).job_action(action).build()),
+            );
+            queries.extend(
+                resources
+                    .iter()
+                    .map(|id| joblog::Query::builder(app).cluster(id).build()),
+            );
+            for query in &queries {
+                let answer = ids(&built, &caller, query);
+                nonempty += usize::from(answer.0 > 0);
+                assert_eq!(answer, ids(&one_by_one, &caller, query), "{app} {query:?}");
+            }
+        }
+    }
+    // The filters pick real jobs, not only empty pages alike: as many as
+    // the jobs given hold.
+    assert!(nonempty > 100, "{nonempty}");
+    let admin = Caller::admin("root");
+    for app in &apps {
+        for id in &resources {
+            let given = jobs
+                .iter()
+                .filter(|job| job.app == *app && job.resource_ids.split(' ').any(|held| held == id))
+                .count();
+            let query = joblog::Query::builder(app).cluster(id).limit(0).build();
+            assert_eq!(
+                built.describe(&admin, &query).unwrap().total_count(),
+                given as u64,
+                "{app} {id}"
+            );
+        }
+    }
 }
