@@ -51,7 +51,8 @@
 //! One concept per file, and imports that run one way (down this list,
 //! never back up; a child of `store/` adds an `impl JobStore` block of its
 //! own, as `wire/mod.rs` does):
-//! `chars.rs` the character classes ids refuse and messages escape;
+//! `chars.rs` the character classes ids refuse, and JSON string escaping
+//! (escaped a word at a time, its length known before it is written);
 //! `status.rs` holds [`Status`] (and the status sets the indexes count);
 //! `time.rs` the wire time format ([`parse_timestamp`],
 //! [`format_timestamp`], the serde helpers in [`timestamp`]) and times as
@@ -66,7 +67,9 @@
 //! `store/` the [`JobStore`] (`store/mod.rs`: insert, status changes,
 //! retention, the revision) with its private parts as child modules:
 //! `record.rs` packs a stored job and reads it as a [`JobRef`], `slots.rs`
-//! keeps the records by position (positions never reused), `ordered.rs`
+//! keeps the records by position (positions never reused), `ids.rs` finds
+//! a position by job id, `head.rs` keeps a name's first bytes beside it in
+//! a hash table (and a build's cache of names seen lately), `ordered.rs`
 //! is the ordered list behind every count and page, `index.rs` what is
 //! indexed per app, `plan.rs` answers a [`Query`] ([`JobStore::describe`])
 //! as a [`Page`] by one of four plans and says which
