@@ -68,17 +68,6 @@ pub(crate) fn push_json_escaped(out: &mut String, text: &str) {
     push_escaped(out, text);
 }
 
-/// Text as it is written inside a JSON string, its length known before it
-/// is written: so a record's text is allocated once, at its size, and the
-/// escaped form is written straight into it.
-#[derive(Clone, Debug)]
-pub(crate) enum JsonText<'a> {
-    /// Already in the escaped form (read from a snapshot, say).
-    Escaped(Cow<'a, str>),
-    /// Text to escape as it is written, and the length it will have.
-    Raw { text: &'a str, len: usize },
-}
-
 /// Text whose length is known before it is written, so what joins
 /// several is allocated once, at its size.
 pub(crate) trait Written {
@@ -98,30 +87,62 @@ impl Written for &str {
     }
 }
 
-impl<'a> JsonText<'a> {
-    /// `text`, to be escaped when written.
-    pub(crate) fn raw(text: &'a str) -> JsonText<'a> {
-        let len = escaped_len(text);
-        if len == text.len() {
-            JsonText::Escaped(Cow::Borrowed(text))
-        } else {
-            JsonText::Raw { text, len }
-        }
-    }
+/// A part of a record's text: already in the form the store keeps (read
+/// from a snapshot, say), or a value to write in that form, with the
+/// length it will have, counted first. So a record's text is allocated
+/// once, at its size, and each part written straight into it.
+#[derive(Clone, Debug)]
+pub(crate) enum Deferred<'a, T> {
+    Ready(Cow<'a, str>),
+    Later { value: T, len: usize },
 }
 
-impl Written for JsonText<'_> {
+/// What a [`Deferred`] part writes when it is not ready.
+pub(crate) trait WriteInto {
+    fn write_into(&self, out: &mut String);
+}
+
+impl<T: WriteInto> Written for Deferred<'_, T> {
     fn len(&self) -> usize {
         match self {
-            JsonText::Escaped(text) => text.len(),
-            JsonText::Raw { len, .. } => *len,
+            Deferred::Ready(text) => text.len(),
+            Deferred::Later { len, .. } => *len,
         }
     }
 
     fn write(&self, out: &mut String) {
         match self {
-            JsonText::Escaped(text) => out.push_str(text),
-            JsonText::Raw { text, .. } => push_escaped(out, text),
+            Deferred::Ready(text) => out.push_str(text),
+            Deferred::Later { value, .. } => value.write_into(out),
+        }
+    }
+}
+
+/// Text to write inside a JSON string, escaped.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Escape<'a>(&'a str);
+
+impl WriteInto for Escape<'_> {
+    fn write_into(&self, out: &mut String) {
+        push_escaped(out, self.0);
+    }
+}
+
+/// Text as it is written inside a JSON string.
+pub(crate) type JsonText<'a> = Deferred<'a, Escape<'a>>;
+
+impl<'a> JsonText<'a> {
+    /// `text`, escaped when written (ready as it is when nothing in it
+    /// needs escaping).
+    pub(crate) fn raw(text: &'a str) -> JsonText<'a> {
+        let len = escaped_len(text);
+        if len == text.len() {
+            Deferred::Ready(Cow::Borrowed(text))
+        } else {
+            Deferred::Later {
+                value: Escape(text),
+                len,
+            }
         }
     }
 }
@@ -441,7 +462,7 @@ mod tests {
             prop_assert_eq!(&out, &by_byte);
             prop_assert_eq!(raw.len(), by_byte.len());
             prop_assert_eq!(escaped_len(&text), by_byte.len());
-            prop_assert_eq!(matches!(raw, JsonText::Escaped(_)), by_byte == text);
+            prop_assert_eq!(matches!(raw, Deferred::Ready(_)), by_byte == text);
         }
     }
 

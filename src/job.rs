@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::chars::{JsonText, Written, escaped_len, is_blank, is_invisible, push_json_escaped};
+use crate::chars::{
+    Deferred, JsonText, WriteInto, Written, escaped_len, is_blank, is_invisible, push_json_escaped,
+};
 use crate::error::{Error, ErrorKind};
 use crate::extras::Extras;
 use crate::status::Status;
@@ -460,13 +462,11 @@ pub(crate) struct FieldLens {
 /// `resources` as compact JSON, as serde_json writes the map (key order
 /// kept): read from a snapshot in that form, or written from the map
 /// itself, its length counted first.
-pub(crate) enum ResourcesJson<'a> {
-    Text(Cow<'a, str>),
-    Kinds {
-        kinds: &'a IndexMap<String, Vec<String>>,
-        len: usize,
-    },
-}
+pub(crate) type ResourcesJson<'a> = Deferred<'a, Kinds<'a>>;
+
+/// The resource ids by kind, to write as JSON.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Kinds<'a>(&'a IndexMap<String, Vec<String>>);
 
 impl<'a> ResourcesJson<'a> {
     pub(crate) fn of(kinds: &'a IndexMap<String, Vec<String>>) -> ResourcesJson<'a> {
@@ -483,30 +483,22 @@ impl<'a> ResourcesJson<'a> {
                         + ids.iter().map(|id| escaped_len(id) + 2).sum::<usize>()
                 })
                 .sum::<usize>();
-        ResourcesJson::Kinds { kinds, len }
+        Deferred::Later {
+            value: Kinds(kinds),
+            len,
+        }
     }
 }
 
-impl Written for ResourcesJson<'_> {
-    fn len(&self) -> usize {
-        match self {
-            ResourcesJson::Text(text) => text.len(),
-            ResourcesJson::Kinds { len, .. } => *len,
-        }
-    }
-
-    fn write(&self, out: &mut String) {
-        let kinds = match self {
-            ResourcesJson::Text(text) => return out.push_str(text),
-            ResourcesJson::Kinds { kinds, .. } => kinds,
-        };
+impl WriteInto for Kinds<'_> {
+    fn write_into(&self, out: &mut String) {
         let quoted = |out: &mut String, text: &str| {
             out.push('"');
             push_json_escaped(out, text);
             out.push('"');
         };
         out.push('{');
-        for (n, (kind, ids)) in kinds.iter().enumerate() {
+        for (n, (kind, ids)) in self.0.iter().enumerate() {
             if n > 0 {
                 out.push(',');
             }

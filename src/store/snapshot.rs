@@ -13,7 +13,7 @@ use super::build::Builder;
 use super::record::JobRef;
 use indexmap::IndexMap;
 
-use crate::chars::{JsonText, is_json_escaped, json_escaped, json_unescaped};
+use crate::chars::{Deferred, is_json_escaped, json_escaped, json_unescaped};
 use crate::extras::{Extras, raw_json};
 use crate::job::{CheckedJob, Fields, ResourcesJson, unique_keys};
 use crate::status::Status;
@@ -110,10 +110,7 @@ impl StoredIn<'_> {
         kinds: &'s mut IndexMap<String, Vec<String>>,
     ) -> Result<CheckedJob<'s>, String> {
         let (resources, listed) = match listed_ids(&self.resources.0) {
-            Some(listed) => (
-                ResourcesJson::Text(Cow::Borrowed(&self.resources.0)),
-                listed,
-            ),
+            Some(listed) => (Deferred::Ready(Cow::Borrowed(&self.resources.0)), listed),
             None => {
                 let mut reader = serde_json::Deserializer::from_str(&self.resources.0);
                 *kinds = unique_keys(&mut reader)
@@ -140,7 +137,7 @@ impl StoredIn<'_> {
             job_action: &self.job_action.0,
             create_time: self.create_time_ns,
             status_time: self.status_time_ns,
-            directive_json: JsonText::Escaped(Cow::Borrowed(&self.directive.0)),
+            directive_json: Deferred::Ready(Cow::Borrowed(&self.directive.0)),
             error_codes: &self.error_codes.0,
             resource_ids: &self.resource_ids.0,
             resources,
