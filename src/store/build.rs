@@ -33,7 +33,7 @@ type ScopesByName = HashMap<(Sym, Sym), u32, BuildHasherDefault<SymHasher>>;
 pub(super) struct Builder {
     store: JobStore,
     /// By position: the key of the job's id in the id table, which is
-    /// filled at the end (see [`IdTable::fill`]).
+    /// filled at the end (see [`IdTable::fill`](super::ids::IdTable::fill)).
     keys: Vec<u32>,
     /// By position: the scopes of the job's app, owner and action (indexes
     /// into `sizes`).
