@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
 
 use hashbrown::HashTable;
 
-use super::head::{Head, Matches, Recent};
+use super::head::{Head, Recent};
 use super::ids::first_repeat;
 use super::index::{AppIndex, Scope};
 use super::ordered::{Entry, ListBuilder, OrderedList};
@@ -166,12 +166,7 @@ impl Builder {
         let lists = &mut self.lists;
         let probe = Head::of(id);
         let is = |&(held, head, at): &(Sym, Head, u32)| {
-            held == app
-                && match head.matches(&probe) {
-                    Matches::No => false,
-                    Matches::Yes => true,
-                    Matches::Maybe => *lists[at as usize].1 == *id,
-                }
+            held == app && head.is(&probe, || *lists[at as usize].1 == *id)
         };
         let at = match self.postings.find(hash, is) {
             Some(&(.., at)) => at,
@@ -184,8 +179,7 @@ impl Builder {
                 let rehash = |&(app, _, at): &(Sym, Head, u32)| {
                     hasher.hash_one((app, &*lists[at as usize].1))
                 };
-                self.postings
-                    .insert_unique(hash, (app, Head::of(id), at), rehash);
+                self.postings.insert_unique(hash, (app, probe, at), rehash);
                 at
             }
         };
@@ -205,7 +199,7 @@ impl Builder {
     pub(super) fn earlier_repeat(&self) -> Option<(usize, Error)> {
         let records = &self.store.records;
         let pos = first_repeat(&self.keys, |a, b| same_id(records, a, b))?;
-        Some((pos as usize, duplicate(records[pos].job_id())))
+        Some(repeat_at(records, pos))
     }
 
     /// The store, its indexes built; at revision `len()`, one change per job.
@@ -217,8 +211,7 @@ impl Builder {
         let keys = std::mem::take(&mut self.keys);
         let records = &self.store.records;
         if let Err(pos) = self.store.ids.fill(&keys, |a, b| same_id(records, a, b)) {
-            let job_id = self.store.records[pos].job_id();
-            return Err((pos as usize, duplicate(job_id)));
+            return Err(repeat_at(records, pos));
         }
         drop(keys);
         let Builder {
@@ -309,6 +302,12 @@ impl Builder {
         store.finished = finished.finish();
         Ok(store)
     }
+}
+
+/// The refusal of the job at `pos`, whose id an earlier job has: its
+/// place (from 0) and the error an insert of it meets.
+fn repeat_at(records: &Slots, pos: u32) -> (usize, Error) {
+    (pos as usize, duplicate(records[pos].job_id()))
 }
 
 /// Whether the jobs at `a` and `b` have the same id.

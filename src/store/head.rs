@@ -49,6 +49,17 @@ impl Head {
             Matches::Maybe
         }
     }
+
+    /// Whether this is the head of the name `probe` is the head of, where
+    /// `whole` compares the names themselves, asked only when the head
+    /// cannot tell.
+    pub(super) fn is(&self, probe: &Head, whole: impl FnOnce() -> bool) -> bool {
+        match self.matches(probe) {
+            Matches::No => false,
+            Matches::Yes => true,
+            Matches::Maybe => whole(),
+        }
+    }
 }
 
 /// Names seen lately, each in the slot a cheap hash of it (and of a tag

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use hashbrown::HashTable;
 use indexmap::IndexMap;
 
-use super::head::{Head, Matches};
+use super::head::Head;
 use crate::chars::{Written, json_unescaped, needs_json_escape};
 use crate::extras::Extras;
 use crate::job::{CheckedJob, FieldLens, Job, involved_resources};
@@ -82,11 +82,7 @@ impl Interner {
     pub(super) fn get(&self, name: &str) -> Option<Sym> {
         let names = &self.names;
         let probe = Head::of(name);
-        let is = |&(sym, head): &(Sym, Head)| match head.matches(&probe) {
-            Matches::No => false,
-            Matches::Yes => true,
-            Matches::Maybe => &*names[sym as usize] == name,
-        };
+        let is = |&(sym, head): &(Sym, Head)| head.is(&probe, || &*names[sym as usize] == name);
         self.syms
             .find(self.hasher.hash_one(name), is)
             .map(|&(sym, _)| sym)
