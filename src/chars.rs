@@ -154,26 +154,45 @@ mod swar {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const ONES: u64 = 0x0101_0101_0101_0101;
 
-    /// The bytes equal to `byte`.
-    pub(super) fn equal(word: u64, byte: u8) -> u64 {
-        let diff = word ^ (ONES * u64::from(byte));
-        !(((diff & LOW7) + LOW7) | diff | LOW7)
+    /// A word's bytes, tested: the high bit of each byte of `low` is the
+    /// byte's own low seven bits (a sum from it never carries into the
+    /// next byte), and `word` is kept to rule out the bytes at or above
+    /// 0x80, which no test here passes.
+    #[derive(Clone, Copy)]
+    pub(super) struct Bytes {
+        word: u64,
+        low: u64,
     }
 
-    /// The bytes below 0x20: controls.
-    pub(super) fn controls(word: u64) -> u64 {
-        !(((word & LOW7) + ONES * 0x60) | word) & HIGH
+    impl Bytes {
+        pub(super) fn of(word: u64) -> Bytes {
+            Bytes {
+                word,
+                low: word & LOW7,
+            }
+        }
+
+        /// The bytes equal to `byte` (ASCII): their low bits match, which
+        /// leaves `+ LOW7` below 0x80, and their high bit is clear.
+        pub(super) fn equal(self, byte: u8) -> u64 {
+            !(((self.low ^ (ONES * u64::from(byte))) + LOW7) | self.word) & HIGH
+        }
+
+        /// The bytes below 0x20: controls.
+        pub(super) fn controls(self) -> u64 {
+            !((self.low + ONES * 0x60) | self.word) & HIGH
+        }
+
+        /// The bytes JSON escapes inside a string: `"`, `\` and controls.
+        pub(super) fn escaped(self) -> u64 {
+            self.equal(b'"') | self.equal(b'\\') | self.controls()
+        }
     }
 
     /// How many bytes a mask picks: a multiply adds up the eight high
     /// bits (cheaper than a popcount where the target has none).
     pub(super) fn count(mask: u64) -> usize {
         ((mask >> 7).wrapping_mul(ONES) >> 56) as usize
-    }
-
-    /// The bytes JSON escapes inside a string: `"`, `\` and controls.
-    pub(super) fn escaped(word: u64) -> u64 {
-        equal(word, b'"') | equal(word, b'\\') | controls(word)
     }
 }
 
@@ -218,8 +237,9 @@ fn for_words(bytes: &[u8], mut each: impl FnMut(u64, usize)) {
 pub(crate) fn escaped_len(text: &str) -> usize {
     let mut len = text.len();
     for_words(text.as_bytes(), |word, _| {
-        len += swar::count(swar::escaped(word));
-        let mut controls = swar::controls(word);
+        let bytes = swar::Bytes::of(word);
+        len += swar::count(bytes.escaped());
+        let mut controls = bytes.controls();
         while controls != 0 {
             let byte = (word >> (controls.trailing_zeros() - 7)) as u8;
             if ESCAPES[usize::from(byte)] == b'u' {
@@ -275,7 +295,7 @@ fn escape_word(
     mut bytes: usize,
 ) -> usize {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut found = swar::escaped(word);
+    let mut found = swar::Bytes::of(word).escaped();
     loop {
         buf[len..len + 8].copy_from_slice(&word.to_le_bytes());
         if found == 0 {
@@ -306,47 +326,38 @@ fn escape_word(
 /// character (`\"`, `\\`, the short forms, `\u00xx` in lower case for the
 /// other controls). What passes reads back with [`json_unescaped`].
 ///
-/// A word at a time where it can: a word whose escapes are all single
-/// backslashes before a quote or a short letter (a JSON directive's `\"`)
-/// is checked with a few masks; any other word, byte by byte.
+/// A block of [`LANES`] bytes at a time where it can: a block whose
+/// escapes are all single backslashes before a quote or a short letter (a
+/// JSON directive's `\"`, a `\n`) is checked in one pass the compiler
+/// turns into vector compares ([`escaped_lanes`]); any other block, byte
+/// by byte.
 pub(crate) fn is_json_escaped(text: &str) -> bool {
     let bytes = text.as_bytes();
-    let mut at = 0;
-    // The high bit of the first byte of the next word, set when the last
-    // byte of this one is a backslash that escapes it.
-    let mut carry = 0;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([b' '; 8]));
-        if swar::controls(word) != 0 {
-            return false;
-        }
-        let quotes = swar::equal(word, b'"');
-        let backslashes = swar::equal(word, b'\\');
-        // The bytes right after each backslash (little-endian: the next
-        // byte is the next higher one).
-        let escaped = backslashes << 8 | carry;
-        // Each backslash escapes a quote (as in a directive, almost always)
-        // or a letter; not a backslash, whose backslash would then escape
-        // nothing, nor `u`.
-        let letters = || {
-            swar::equal(word, b'b')
-                | swar::equal(word, b't')
-                | swar::equal(word, b'n')
-                | swar::equal(word, b'f')
-                | swar::equal(word, b'r')
-        };
-        if escaped & !quotes == 0 || escaped & !(quotes | letters()) == 0 {
-            if quotes & !escaped != 0 {
-                return false;
-            }
-            carry = backslashes >> 56;
-            at += 8;
+    // The first character or escape on its own, so that every block has
+    // the byte before it.
+    let mut at = match bytes.is_empty() {
+        true => return true,
+        false => match escape_step(bytes, 0) {
+            Some(next) => next,
+            None => return false,
+        },
+    };
+    // Whether the byte before `at` is a backslash that escapes the byte
+    // at `at` (it ends a block that passed).
+    let mut carry = false;
+    while let Some(window) = bytes.get(at - 1..at + LANES) {
+        let window: &[u8; LANES + 1] = window.try_into().unwrap_or(&[b' '; LANES + 1]);
+        // A backslash before the block escapes its first byte only when
+        // the block before passed with it (after a byte-by-byte pass, `at`
+        // is where an escape or character starts).
+        if (window[0] == b'\\') == carry && escaped_lanes(window) {
+            carry = window[LANES] == b'\\';
+            at += LANES;
             continue;
         }
-        // Byte by byte, from the escape the last word ends in, if any.
-        let end = at + 8;
-        at -= usize::from(carry != 0);
-        carry = 0;
+        let end = at + LANES;
+        at -= usize::from(carry);
+        carry = false;
         while at < end {
             match escape_step(bytes, at) {
                 Some(next) => at = next,
@@ -354,7 +365,7 @@ pub(crate) fn is_json_escaped(text: &str) -> bool {
             }
         }
     }
-    at -= usize::from(carry != 0);
+    at -= usize::from(carry);
     while at < bytes.len() {
         match escape_step(bytes, at) {
             Some(next) => at = next,
@@ -362,6 +373,28 @@ pub(crate) fn is_json_escaped(text: &str) -> bool {
         }
     }
     true
+}
+
+/// How many bytes [`is_json_escaped`] checks at once.
+const LANES: usize = 32;
+
+/// Whether the last [`LANES`] bytes of `window` are escaped text in which
+/// every backslash is single and escapes a quote or a short letter, given
+/// that `window[0]` is a backslash exactly when it escapes the byte after
+/// it: no control, every quote escaped, and nothing else escaped. A
+/// backslash escaped, or one before `u`, fails, and is left to
+/// [`escape_step`].
+#[inline(always)]
+fn escaped_lanes(window: &[u8; LANES + 1]) -> bool {
+    let mut bad = false;
+    for lane in 0..LANES {
+        let (before, byte) = (window[lane], window[lane + 1]);
+        let quote = byte == b'"';
+        let escaped = before == b'\\';
+        let letter = matches!(byte, b'b' | b't' | b'n' | b'f' | b'r');
+        bad |= (byte < 0x20) | (quote & !escaped) | (escaped & !(quote | letter));
+    }
+    !bad
 }
 
 /// Checks the character or escape at `at` of an escaped text, and says
@@ -471,7 +504,7 @@ mod tests {
         #[test]
         fn the_escaped_form_is_recognized(
             text in "(\\PC|[\\x00-\\x1f\"\\\\/\\x7f\u{2028}é])*",
-            other in "(\\\\(u00[01][0-9a-fA-F]|u[0-9a-fA-F]{0,4}|[btnfr\"\\\\/u]|.)|[a\"\\x00-\\x1f])*",
+            other in "(\\\\(u00[01][0-9a-fA-F]|u[0-9a-fA-F]{0,4}|[btnfr\"\\\\/u]|.)|[a\"\\x00-\\x1f]|a{1,40})*",
         ) {
             prop_assert!(is_json_escaped(&json_escaped(&text)));
             let canonical = serde_json::from_str::<String>(&format!("\"{other}\""))
@@ -480,11 +513,12 @@ mod tests {
         }
     }
 
-    /// Escapes that straddle the words the check reads, at every offset.
+    /// Escapes that straddle the blocks the check reads, at every offset,
+    /// after a block that passed and after one read byte by byte.
     #[test]
-    fn escapes_across_words_are_read_whole() {
-        for pad in 0..9 {
-            let a = "a".repeat(pad);
+    fn escapes_across_blocks_are_read_whole() {
+        for (pad, slow) in (0..2 * LANES + 2).flat_map(|pad| [(pad, ""), (pad, r"\\\\")]) {
+            let a = format!("{slow}{}", "a".repeat(pad));
             for (tail, good) in [
                 (r"\", false),
                 (r#"\"aaaaaaaa"#, true),
@@ -496,8 +530,12 @@ mod tests {
                 (r"\u000", false),
                 (r"\naaaaaaa\", false),
                 (r"\qaaaaaaa", false),
+                (r#"\n\"\taaaaaaaa"#, true),
+                ("\u{1}aaaaaaaa", false),
+                ("\u{e9}\\\"aaaaaaaa", true),
             ] {
-                let text = format!("{a}{tail}");
+                // Long enough that the check reads blocks past the tail.
+                let text = format!("{a}{tail}{}", "a".repeat(LANES));
                 assert_eq!(is_json_escaped(&text), good, "{text}");
             }
         }
