@@ -188,12 +188,6 @@ mod swar {
             self.equal(b'"') | self.equal(b'\\') | self.controls()
         }
     }
-
-    /// How many bytes a mask picks: a multiply adds up the eight high
-    /// bits (cheaper than a popcount where the target has none).
-    pub(super) fn count(mask: u64) -> usize {
-        ((mask >> 7).wrapping_mul(ONES) >> 56) as usize
-    }
 }
 
 /// By byte: how JSON writes it inside a string: 0 as it is, the letter
@@ -233,27 +227,35 @@ fn for_words(bytes: &[u8], mut each: impl FnMut(u64, usize)) {
 }
 
 /// The length of `text` written inside a JSON string: one byte more for
-/// each short escape, five more for each `\u00xx`; a word at a time.
+/// each short escape, five more for each `\u00xx`; [`LANES`] bytes at a
+/// time, in a sum the compiler turns into vector compares.
 pub(crate) fn escaped_len(text: &str) -> usize {
+    /// How many bytes more than itself `byte` takes.
+    #[inline(always)]
+    fn more(byte: u8) -> u8 {
+        let twice = (byte == b'"') | (byte == b'\\');
+        let short =
+            (byte == 0x08) | (byte == 0x09) | (byte == 0x0A) | (byte == 0x0C) | (byte == 0x0D);
+        u8::from(twice | short) + 5 * u8::from((byte < 0x20) & !short)
+    }
+    let sum = |chunk: &[u8; LANES]| {
+        // At most five a byte: 160 fits.
+        usize::from(chunk.iter().fold(0u8, |sum, &byte| sum + more(byte)))
+    };
+    let mut chunks = text.as_bytes().chunks_exact(LANES);
     let mut len = text.len();
-    for_words(text.as_bytes(), |word, _| {
-        let bytes = swar::Bytes::of(word);
-        len += swar::count(bytes.escaped());
-        let mut controls = bytes.controls();
-        while controls != 0 {
-            let byte = (word >> (controls.trailing_zeros() - 7)) as u8;
-            if ESCAPES[usize::from(byte)] == b'u' {
-                len += 4;
-            }
-            controls &= controls - 1;
-        }
-    });
-    len
+    for chunk in chunks.by_ref() {
+        len += sum(chunk.try_into().unwrap_or(&[b' '; LANES]));
+    }
+    // The rest padded with spaces, which take no more.
+    let mut last = [b' '; LANES];
+    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    len + sum(&last)
 }
 
 /// The most bytes [`push_escaped`] escapes at once: a block ends on a
 /// character boundary, at most three bytes past it.
-const BLOCK: usize = 64;
+const BLOCK: usize = 256;
 /// Room for a block's escaped form (at most six bytes a byte) and a
 /// word's store past its end.
 const BLOCK_ROOM: usize = 6 * (BLOCK + 3) + 8;
@@ -310,13 +312,14 @@ fn escape_word(
             buf[len..len + 6].copy_from_slice(&[b'\\', b'u', b'0', b'0', high, low]);
             len += 6;
         } else {
-            buf[len] = b'\\';
-            buf[len + 1] = letter;
+            buf[len..len + 2].copy_from_slice(&[b'\\', letter]);
             len += 2;
         }
-        let used = 8 * (before as u32 + 1);
-        word = word.checked_shr(used).unwrap_or(0);
-        found = found.checked_shr(used).unwrap_or(0);
+        // Past the escaped byte: a shift by 1 to 64 bits, in two steps
+        // (one shift of 64 would not be one).
+        let used = 8 * before as u32 + 7;
+        word = word >> used >> 1;
+        found = found >> used >> 1;
         bytes = bytes.saturating_sub(before + 1);
     }
 }
@@ -363,6 +366,16 @@ pub(crate) fn is_json_escaped(text: &str) -> bool {
                 Some(next) => at = next,
                 None => return false,
             }
+        }
+    }
+    // The rest, padded with spaces (a backslash at the very end escapes
+    // one, and fails), in one more block when it passes.
+    if let Some(rest) = bytes.get(at..).filter(|rest| !rest.is_empty()) {
+        let mut window = [b' '; LANES + 1];
+        window[0] = bytes[at - 1];
+        window[1..=rest.len()].copy_from_slice(rest);
+        if (window[0] == b'\\') == carry && escaped_lanes(&window) {
+            return true;
         }
     }
     at -= usize::from(carry);
@@ -534,9 +547,12 @@ mod tests {
                 ("\u{1}aaaaaaaa", false),
                 ("\u{e9}\\\"aaaaaaaa", true),
             ] {
-                // Long enough that the check reads blocks past the tail.
-                let text = format!("{a}{tail}{}", "a".repeat(LANES));
-                assert_eq!(is_json_escaped(&text), good, "{text}");
+                // Ending in the tail, and long enough that the check reads
+                // blocks past it.
+                for after in [String::new(), "a".repeat(LANES)] {
+                    let text = format!("{a}{tail}{after}");
+                    assert_eq!(is_json_escaped(&text), good, "{text}");
+                }
             }
         }
     }
