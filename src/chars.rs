@@ -45,18 +45,39 @@ pub(crate) fn json_escaped(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Whether any byte of `text` is escaped in JSON: checked 16 bytes at a
-/// time without an early exit, which the compiler turns into vector
-/// compares (answers check every short field of every job).
+/// Whether any byte of `text` is escaped in JSON (answers check every
+/// short field of every job).
 pub(crate) fn needs_json_escape(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let mut chunks = bytes.chunks_exact(16);
-    let found = chunks.by_ref().any(|chunk| {
-        chunk
-            .iter()
-            .fold(false, |seen, &byte| seen | escaped_in_json(byte))
-    });
-    found || chunks.remainder().iter().any(|&byte| escaped_in_json(byte))
+    !every_byte(text.as_bytes(), |byte| !escaped_in_json(byte))
+}
+
+/// Whether every byte of `bytes` passes `test`: checked 16 bytes at a
+/// time without an early exit, which the compiler turns into vector
+/// compares, the last 16 again where they overlap the ones before; a
+/// shorter text as two pieces of 8 (or 4) that overlap. Short ids and
+/// names are most of what a job holds, and a loop with an early exit
+/// costs several instructions a byte.
+#[inline(always)]
+pub(crate) fn every_byte(bytes: &[u8], test: impl Fn(u8) -> bool) -> bool {
+    let len = bytes.len();
+    match len {
+        16.. => {
+            let mut chunks = bytes.chunks_exact(16);
+            chunks.by_ref().all(|chunk| all_of::<16>(chunk, &test))
+                && (chunks.remainder().is_empty() || all_of::<16>(&bytes[len - 16..], &test))
+        }
+        8.. => all_of::<8>(&bytes[..8], &test) && all_of::<8>(&bytes[len - 8..], &test),
+        4.. => all_of::<4>(&bytes[..4], &test) && all_of::<4>(&bytes[len - 4..], &test),
+        _ => bytes.iter().all(|&byte| test(byte)),
+    }
+}
+
+/// Whether every byte of `chunk`, `N` of them, passes `test`, with no
+/// early exit.
+#[inline(always)]
+fn all_of<const N: usize>(chunk: &[u8], test: &impl Fn(u8) -> bool) -> bool {
+    let chunk: &[u8; N] = chunk.try_into().unwrap_or(&[0; N]);
+    chunk.iter().fold(true, |all, &byte| all & test(byte))
 }
 
 /// Appends `text` as written inside a JSON string (see [`json_escaped`]).
@@ -523,6 +544,20 @@ mod tests {
             let canonical = serde_json::from_str::<String>(&format!("\"{other}\""))
                 .is_ok_and(|read| json_escaped(&read) == other);
             prop_assert_eq!(is_json_escaped(&other), canonical, "{:?}", other);
+        }
+    }
+
+    /// Every length, and a failing byte at every place.
+    #[test]
+    fn every_byte_reads_each_byte_once_or_more() {
+        for len in 0..50 {
+            let text = vec![b'a'; len];
+            assert!(every_byte(&text, |byte| byte == b'a'), "{len}");
+            for at in 0..len {
+                let mut text = text.clone();
+                text[at] = b'"';
+                assert!(!every_byte(&text, |byte| byte == b'a'), "{len} {at}");
+            }
         }
     }
 

@@ -8,7 +8,8 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::chars::{
-    Deferred, JsonText, WriteInto, Written, escaped_len, is_blank, is_invisible, push_json_escaped,
+    Deferred, JsonText, WriteInto, Written, escaped_len, every_byte, is_blank, is_invisible,
+    push_json_escaped,
 };
 use crate::error::{Error, ErrorKind};
 use crate::extras::Extras;
@@ -395,10 +396,9 @@ impl<'a> Fields<'a> {
         if !self.resource_ids.is_empty() {
             // Printable ASCII ids, as they almost always are, need no
             // look at their characters one by one.
-            let ascii = self
-                .resource_ids
-                .bytes()
-                .all(|byte| (0x20..0x7f).contains(&byte));
+            let ascii = every_byte(self.resource_ids.as_bytes(), |byte| {
+                (0x20..0x7f).contains(&byte)
+            });
             for id in self.resource_ids.split(' ') {
                 if id.is_empty() || (!ascii && id.chars().any(is_blank)) {
                     return Err(invalid_field(
@@ -541,7 +541,7 @@ fn check_id(field: &'static str, value: &str) -> Result<(), Error> {
         return Err(invalid_field(field, value, "must not be empty"));
     }
     // Printable ASCII, as ids almost always are: nothing below can apply.
-    if value.bytes().all(|byte| (0x21..0x7f).contains(&byte)) {
+    if every_byte(value.as_bytes(), |byte| (0x21..0x7f).contains(&byte)) {
         return Ok(());
     }
     if value.chars().any(|c| c.is_whitespace() || c.is_control()) {

@@ -13,7 +13,7 @@ use super::build::Builder;
 use super::record::JobRef;
 use indexmap::IndexMap;
 
-use crate::chars::{Deferred, is_json_escaped, json_escaped, json_unescaped};
+use crate::chars::{Deferred, every_byte, is_json_escaped, json_escaped, json_unescaped};
 use crate::extras::{Extras, raw_json};
 use crate::job::{CheckedJob, Fields, ResourcesJson, unique_keys};
 use crate::status::Status;
@@ -167,7 +167,7 @@ fn listed_ids(text: &str) -> Option<Vec<&str>> {
     // A string without escapes: up to its closing quote.
     fn string(text: &str) -> Option<(&str, &str)> {
         let (inside, rest) = text.strip_prefix('"')?.split_once('"')?;
-        (!inside.bytes().any(|byte| byte < 0x20)).then_some((inside, rest))
+        every_byte(inside.as_bytes(), |byte| byte >= 0x20).then_some((inside, rest))
     }
     loop {
         let (kind, after) = string(rest)?;
