@@ -142,13 +142,8 @@ impl Recent {
 
     fn slot(&self, name: &str, tag: u32) -> usize {
         let bytes = name.as_bytes();
-        let word = |part: &[u8]| {
-            let mut word = [0; 8];
-            word[..part.len()].copy_from_slice(part);
-            u64::from_le_bytes(word)
-        };
-        let first = word(&bytes[..bytes.len().min(8)]);
-        let last = word(&bytes[bytes.len().saturating_sub(8)..]);
+        let first = load(bytes, 0, 8);
+        let last = load(bytes, bytes.len().saturating_sub(8), 8);
         let mixed = (first ^ last.rotate_left(29) ^ (u64::from(tag) << 32 | bytes.len() as u64))
             .wrapping_mul(0x9e37_79b9_7f4a_7c15);
         (mixed >> 32) as usize & (self.slots.len() - 1)
