@@ -52,7 +52,7 @@ pub(crate) fn needs_json_escape(text: &str) -> bool {
 }
 
 /// Whether every byte of `bytes` passes `test`: checked 16 bytes at a
-/// time without an early exit, which the compiler turns into vector
+/// time without an early exit inside a piece, which the compiler turns into vector
 /// compares, the last 16 again where they overlap the ones before; a
 /// shorter text as two pieces of 8 (or 4) that overlap. Short ids and
 /// names are most of what a job holds, and a loop with an early exit
@@ -175,10 +175,10 @@ mod swar {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const ONES: u64 = 0x0101_0101_0101_0101;
 
-    /// A word's bytes, tested: the high bit of each byte of `low` is the
-    /// byte's own low seven bits (a sum from it never carries into the
-    /// next byte), and `word` is kept to rule out the bytes at or above
-    /// 0x80, which no test here passes.
+    /// A word's bytes, tested: each byte of `low` is the byte's low seven
+    /// bits, its high bit clear, so a sum never carries into the next
+    /// byte; `word` is kept to rule out the bytes at or above 0x80, which
+    /// no test here passes.
     #[derive(Clone, Copy)]
     pub(super) struct Bytes {
         word: u64,
@@ -353,8 +353,9 @@ fn escape_word(
 /// A block of [`LANES`] bytes at a time where it can: a block whose
 /// escapes are all single backslashes before a quote or a short letter (a
 /// JSON directive's `\"`, a `\n`) is checked in one pass the compiler
-/// turns into vector compares ([`escaped_lanes`]); any other block, byte
-/// by byte.
+/// turns into vector compares ([`escaped_lanes`]); any other block, and
+/// the block after one read byte by byte that ended in an escaped
+/// backslash, byte by byte.
 pub(crate) fn is_json_escaped(text: &str) -> bool {
     let bytes = text.as_bytes();
     // The first character or escape on its own, so that every block has
@@ -511,12 +512,14 @@ mod tests {
     }
 
     proptest! {
-        /// Counted a word at a time and written run by run, the escaped
-        /// form is the same as one escaped byte by byte, at every offset
-        /// of the escapes within a word.
+        /// Counted 32 bytes at a time and written a word at a time in
+        /// blocks, the escaped form is the same as one escaped byte by
+        /// byte, at every offset of the escapes within a word, a count's
+        /// chunk and a block (texts up to about 1,300 bytes, so most cross
+        /// a block's end).
         #[test]
-        fn escapes_are_counted_and_written_a_word_at_a_time(
-            text in "([a-z]{0,9}[\x00-\x1f\"\\\\é]?){0,40}",
+        fn escapes_are_counted_and_written_in_blocks(
+            text in "([a-z]{0,9}[\x00-\x1f\"\\\\é]?){0,120}",
         ) {
             let by_byte: String = text
                 .chars()
@@ -616,13 +619,17 @@ mod tests {
         assert_eq!(json_unescaped(&escaped), text);
         assert!(matches!(json_escaped("plain/ü"), Cow::Borrowed("plain/ü")));
         // The densest blocks: every byte six wide, and blocks that end
-        // inside a character (pushed past it) at every offset.
-        for text in [
-            "\u{1}".repeat(300),
-            "\u{1}é".repeat(150),
-            "a\u{1}€\u{1}".repeat(70),
-            "😀\u{1f}".repeat(80),
-        ] {
+        // inside a character (pushed past it by one to three bytes, or
+        // not at all) at every offset.
+        let dense = (0..4).flat_map(|pad| {
+            let a = "a".repeat(pad);
+            [
+                format!("{a}{}", "\u{1}é".repeat(BLOCK)),
+                format!("{a}{}", "€\u{1}".repeat(BLOCK)),
+                format!("{a}{}", "😀\u{1f}".repeat(BLOCK)),
+            ]
+        });
+        for text in std::iter::once("\u{1}".repeat(2 * BLOCK)).chain(dense) {
             let escaped = json_escaped(&text);
             assert_eq!(
                 format!("\"{escaped}\""),

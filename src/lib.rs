@@ -52,7 +52,9 @@
 //! never back up; a child of `store/` adds an `impl JobStore` block of its
 //! own, as `wire/mod.rs` does):
 //! `chars.rs` the character classes ids refuse, and JSON string escaping
-//! (escaped a word at a time, its length known before it is written);
+//! (counted, and its escaped form checked, 32 bytes at a time in loops
+//! the compiler turns into vector compares; escaped a word at a time,
+//! its length known before it is written);
 //! `status.rs` holds [`Status`] (and the status sets the indexes count);
 //! `time.rs` the wire time format ([`parse_timestamp`],
 //! [`format_timestamp`], the serde helpers in [`timestamp`]) and times as

@@ -88,6 +88,7 @@ impl Head {
 /// rest zero: one load where eight bytes are there, and byte by byte into
 /// a register at the end of a name.
 fn load(bytes: &[u8], from: usize, n: usize) -> u64 {
+    debug_assert!((1..=8).contains(&n), "a load of {n} bytes");
     let rest = bytes.get(from..).unwrap_or_default();
     let keep = u64::MAX >> (64 - 8 * n as u32);
     match rest.get(..8) {
