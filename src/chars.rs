@@ -175,39 +175,17 @@ mod swar {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const ONES: u64 = 0x0101_0101_0101_0101;
 
-    /// A word's bytes, tested: each byte of `low` is the byte's low seven
-    /// bits, its high bit clear, so a sum never carries into the next
-    /// byte; `word` is kept to rule out the bytes at or above 0x80, which
-    /// no test here passes.
-    #[derive(Clone, Copy)]
-    pub(super) struct Bytes {
-        word: u64,
-        low: u64,
-    }
-
-    impl Bytes {
-        pub(super) fn of(word: u64) -> Bytes {
-            Bytes {
-                word,
-                low: word & LOW7,
-            }
-        }
-
-        /// The bytes equal to `byte` (ASCII): their low bits match, which
-        /// leaves `+ LOW7` below 0x80, and their high bit is clear.
-        pub(super) fn equal(self, byte: u8) -> u64 {
-            !(((self.low ^ (ONES * u64::from(byte))) + LOW7) | self.word) & HIGH
-        }
-
-        /// The bytes below 0x20: controls.
-        pub(super) fn controls(self) -> u64 {
-            !((self.low + ONES * 0x60) | self.word) & HIGH
-        }
-
-        /// The bytes JSON escapes inside a string: `"`, `\` and controls.
-        pub(super) fn escaped(self) -> u64 {
-            self.equal(b'"') | self.equal(b'\\') | self.controls()
-        }
+    /// The bytes JSON escapes inside a string: `"`, `\\` and controls.
+    pub(super) fn escaped(word: u64) -> u64 {
+        // Each byte's low seven bits, its high bit clear, so a sum never
+        // carries into the next byte; the word's own high bits rule out
+        // the bytes at or above 0x80, none of which is escaped.
+        let low = word & LOW7;
+        // Equal to `byte` (ASCII): the low bits match, which leaves
+        // `+ LOW7` below 0x80.
+        let equal = |byte: u8| !(((low ^ (ONES * u64::from(byte))) + LOW7) | word) & HIGH;
+        let controls = !((low + ONES * 0x60) | word) & HIGH;
+        equal(b'"') | equal(b'\\') | controls
     }
 }
 
@@ -318,7 +296,7 @@ fn escape_word(
     mut bytes: usize,
 ) -> usize {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut found = swar::Bytes::of(word).escaped();
+    let mut found = swar::escaped(word);
     loop {
         buf[len..len + 8].copy_from_slice(&word.to_le_bytes());
         if found == 0 {
@@ -358,20 +336,30 @@ fn escape_word(
 /// backslash, byte by byte.
 pub(crate) fn is_json_escaped(text: &str) -> bool {
     let bytes = text.as_bytes();
+    if bytes.is_empty() {
+        return true;
+    }
     // The first character or escape on its own, so that every block has
     // the byte before it.
-    let mut at = match bytes.is_empty() {
-        true => return true,
-        false => match escape_step(bytes, 0) {
-            Some(next) => next,
-            None => return false,
-        },
+    let Some(mut at) = escape_step(bytes, 0) else {
+        return false;
     };
     // Whether the byte before `at` is a backslash that escapes the byte
     // at `at` (it ends a block that passed).
     let mut carry = false;
-    while let Some(window) = bytes.get(at - 1..at + LANES) {
-        let window: &[u8; LANES + 1] = window.try_into().unwrap_or(&[b' '; LANES + 1]);
+    // The last block, padded with spaces (a backslash at the very end then
+    // escapes one, and fails); filled once, as the loop ends after it.
+    let mut last = [b' '; LANES + 1];
+    while at < bytes.len() {
+        // The block and the byte before it.
+        let window: &[u8; LANES + 1] = match bytes.get(at - 1..at + LANES) {
+            Some(window) => window.try_into().unwrap_or(&last),
+            None => {
+                let rest = bytes.get(at - 1..).unwrap_or_default();
+                last[..rest.len()].copy_from_slice(rest);
+                &last
+            }
+        };
         // A backslash before the block escapes its first byte only when
         // the block before passed with it (after a byte-by-byte pass, `at`
         // is where an escape or character starts).
@@ -380,7 +368,7 @@ pub(crate) fn is_json_escaped(text: &str) -> bool {
             at += LANES;
             continue;
         }
-        let end = at + LANES;
+        let end = (at + LANES).min(bytes.len());
         at -= usize::from(carry);
         carry = false;
         while at < end {
@@ -390,24 +378,9 @@ pub(crate) fn is_json_escaped(text: &str) -> bool {
             }
         }
     }
-    // The rest, padded with spaces (a backslash at the very end escapes
-    // one, and fails), in one more block when it passes.
-    if let Some(rest) = bytes.get(at..).filter(|rest| !rest.is_empty()) {
-        let mut window = [b' '; LANES + 1];
-        window[0] = bytes[at - 1];
-        window[1..=rest.len()].copy_from_slice(rest);
-        if (window[0] == b'\\') == carry && escaped_lanes(&window) {
-            return true;
-        }
-    }
-    at -= usize::from(carry);
-    while at < bytes.len() {
-        match escape_step(bytes, at) {
-            Some(next) => at = next,
-            None => return false,
-        }
-    }
-    true
+    // A block that passed may end in a backslash, which then escapes
+    // nothing.
+    !carry
 }
 
 /// How many bytes [`is_json_escaped`] checks at once.

@@ -189,28 +189,27 @@ impl World {
 /// A job's text fields, one after the other, in one allocation of their
 /// size.
 fn copied_text(job: &Job) -> Box<str> {
-    let ids = job
-        .resources
-        .iter()
-        .flat_map(|(kind, ids)| std::iter::once(kind).chain(ids));
-    let fields = [
-        &job.job_id,
-        &job.app,
-        &job.owner,
-        &job.job_action,
-        &job.directive,
-        &job.error_codes,
-        &job.resource_ids,
-    ];
-    let extras = job.extras.as_str();
-    let len = fields.iter().map(|field| field.len()).sum::<usize>()
-        + ids.clone().map(String::len).sum::<usize>()
-        + extras.len();
-    let mut text = String::with_capacity(len);
-    for field in fields.into_iter().chain(ids) {
-        text.push_str(field);
-    }
-    text.push_str(extras);
+    let parts = || {
+        let ids = job
+            .resources
+            .iter()
+            .flat_map(|(kind, ids)| std::iter::once(kind).chain(ids));
+        [
+            &job.job_id,
+            &job.app,
+            &job.owner,
+            &job.job_action,
+            &job.directive,
+            &job.error_codes,
+            &job.resource_ids,
+        ]
+        .into_iter()
+        .chain(ids)
+        .map(String::as_str)
+        .chain([job.extras.as_str()])
+    };
+    let mut text = String::with_capacity(parts().map(str::len).sum());
+    parts().for_each(|part| text.push_str(part));
     text.into_boxed_str()
 }
 
